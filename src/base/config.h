@@ -1,0 +1,105 @@
+/*
+ * The configuration table: every tunable of distmem is one DISTMEM_* variable
+ * listed here, with its type, default and help text. `distmem config` prints
+ * this table; docs/user-guide.md points to it instead of copying it.
+ *
+ * Loading rules (dm_config_load):
+ *   - a variable that is not set takes its default;
+ *   - a malformed value is DM_ERR_CONFIG naming the variable, the value and
+ *     the expected form;
+ *   - a DISTMEM_* variable that is not in the table is DM_ERR_CONFIG too
+ *     (a typo must not be silently ignored).
+ *
+ * Value forms: INT decimal, optionally negative; BOOL 1/0, yes/no, true/false,
+ * on/off; SIZE a number with an optional K, M, G or T suffix (powers of 1024);
+ * DURATION a number with ns, us, ms, s or m (plain number = seconds);
+ * ENUM one of the '|'-separated choices; STRING anything up to 255 bytes.
+ */
+#ifndef DM_BASE_CONFIG_H
+#define DM_BASE_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "distmem_status.h"
+
+#define DM_CONFIG_STRING_MAX 256
+
+/* X(NAME, field, TYPE, default, choices-or-range, help) */
+#define DM_CONFIG_TABLE(X)                                                                    \
+    X(LOG_LEVEL, log_level, ENUM, "warn", "error|warn|info|debug|trace",                      \
+      "Print messages of this level and more severe to stderr.")                              \
+    X(BOOTSTRAP, bootstrap, ENUM, "auto", "auto|rdv|pmix|single",                             \
+      "How ranks find each other: rdv (TCP rendezvous of `distmem run` or DISTMEM_RDV), "     \
+      "pmix (mpirun, srun), single (one process); auto picks rdv when DISTMEM_RDV is set, "   \
+      "else pmix when PMIX_RANK is set, else single.")                                        \
+    X(RANK, rank, INT, "-1", "-1..16777215",                                                  \
+      "Rank of this process. Set by `distmem run`; set by hand in manual mode.")              \
+    X(NRANKS, nranks, INT, "0", "0..16777216",                                                \
+      "Number of processes in the job. Set by `distmem run`; set by hand in manual mode.")    \
+    X(RDV, rdv, STRING, "", "",                                                               \
+      "Rendezvous store address HOST:PORT. Set by `distmem run`; in manual mode point every " \
+      "rank at a `distmem rendezvous` (or a `distmem run --rdv-host`).")                      \
+    X(JOB_KEY, job_key, STRING, "", "",                                                       \
+      "Secret shared by the ranks of one job; the rendezvous refuses a rank with another.")   \
+    X(BOOT_TIMEOUT, boot_timeout, DURATION, "30s", "",                                        \
+      "How long start-up waits for the rendezvous and for the other ranks.")                  \
+    X(PEER_TIMEOUT, peer_timeout, DURATION, "30s", "",                                        \
+      "How long a blocking operation waits on a silent peer before it fails with "            \
+      "DM_ERR_PEER_FAILED. A peer that dies is usually reported much sooner.")                \
+    X(PROGRESS_THREAD, progress_thread, BOOL, "no", "",                                      \
+      "Run a progress thread that serves peers' requests while the application computes.")
+
+typedef enum dm_config_type {
+    DM_CONFIG_INT,
+    DM_CONFIG_BOOL,
+    DM_CONFIG_SIZE,
+    DM_CONFIG_DURATION,
+    DM_CONFIG_ENUM,
+    DM_CONFIG_STRING,
+} dm_config_type_t;
+
+#define DM_CONFIG_CTYPE_INT      long
+#define DM_CONFIG_CTYPE_BOOL     int
+#define DM_CONFIG_CTYPE_SIZE     uint64_t
+#define DM_CONFIG_CTYPE_DURATION uint64_t /* nanoseconds */
+#define DM_CONFIG_CTYPE_ENUM     int      /* index into the choices */
+#define DM_CONFIG_CTYPE_STRING   char
+#define DM_CONFIG_DIM_INT
+#define DM_CONFIG_DIM_BOOL
+#define DM_CONFIG_DIM_SIZE
+#define DM_CONFIG_DIM_DURATION
+#define DM_CONFIG_DIM_ENUM
+#define DM_CONFIG_DIM_STRING [DM_CONFIG_STRING_MAX]
+
+typedef struct dm_config {
+#define DM_CONFIG_FIELD_(NAME, field, TYPE, def, choices, help) \
+    DM_CONFIG_CTYPE_##TYPE field DM_CONFIG_DIM_##TYPE;
+    DM_CONFIG_TABLE(DM_CONFIG_FIELD_)
+#undef DM_CONFIG_FIELD_
+} dm_config_t;
+
+/* Enum indices for the ENUM entries above (must follow the choices' order). */
+enum { DM_BOOTSTRAP_AUTO, DM_BOOTSTRAP_RDV, DM_BOOTSTRAP_PMIX, DM_BOOTSTRAP_SINGLE };
+
+/*
+ * Fills *cfg from envp (NULL-terminated "NAME=value" strings, as environ).
+ * Returns DM_OK or DM_ERR_CONFIG with the detail in dm_last_error();
+ * *cfg is written only on success.
+ */
+dm_status_t dm_config_load(dm_config_t *cfg, char *const *envp);
+
+/* Fills *cfg with the defaults only. Never fails. */
+void dm_config_defaults(dm_config_t *cfg);
+
+/* Prints the table: name, current value in cfg (or default), help. */
+void dm_config_print(FILE *out, const dm_config_t *cfg);
+
+/*
+ * Parses one value of the given type, for tools that take the same forms on
+ * their command line. out points to the field's C type.
+ */
+dm_status_t dm_config_parse_value(dm_config_type_t type, const char *choices,
+                                  const char *text, void *out);
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * Status strings and the per-thread error detail.
+ *
+ * Invariant: dm_status_string() and dm_status_name() accept any integer and
+ * never return NULL, so callers can print a status they got from anywhere.
+ */
+#include "status.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "log.h"
+
+/* Detail of the most recent error on this thread; "" when none. */
+static _Thread_local char dm_error_detail[512];
+
+const char *dm_status_string(dm_status_t status)
+{
+    switch (status) {
+#define DM_STATUS_STR_(name, value, msg) case name: return msg;
+        DM_STATUS_TABLE(DM_STATUS_STR_)
+#undef DM_STATUS_STR_
+    }
+    return "unknown status";
+}
+
+const char *dm_status_name(dm_status_t status)
+{
+    switch (status) {
+#define DM_STATUS_NAME_(name, value, msg) case name: return #name;
+        DM_STATUS_TABLE(DM_STATUS_NAME_)
+#undef DM_STATUS_NAME_
+    }
+    return "DM_STATUS_UNKNOWN";
+}
+
+const char *dm_last_error(void)
+{
+    return dm_error_detail;
+}
+
+dm_status_t dm_error_set(dm_status_t status, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(dm_error_detail, sizeof(dm_error_detail), fmt, ap);
+    va_end(ap);
+    dm_log(DM_LOG_DEBUG, "%s: %s", dm_status_name(status), dm_error_detail);
+    return status;
+}
+
+void dm_error_clear(void)
+{
+    dm_error_detail[0] = '\0';
+}

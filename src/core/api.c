@@ -1,0 +1,119 @@
+/*
+ * The public API's entry points: process-wide state and its lifecycle.
+ *
+ * State: one job per process. dm_init and dm_finalize are called by one
+ * thread; other calls read the state only after dm_init returned DM_OK
+ * (the release store of `initialized` publishes it).
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coll.h"
+#include "distmem.h"
+#include "log.h"
+#include "status.h"
+#include "tp.h"
+
+extern char **environ;
+
+typedef struct dm_ctx {
+    atomic_int  initialized;
+    dm_config_t cfg;
+    dm_boot_t  *boot;
+    dm_tp_t    *tp;
+} dm_ctx_t;
+
+static dm_ctx_t dm_ctx;
+
+DM_API dm_status_t dm_init(const dm_init_params_t *params)
+{
+    dm_status_t st;
+
+    dm_error_clear();
+    if (atomic_load(&dm_ctx.initialized)) {
+        return dm_error_set(DM_ERR_ALREADY_INITIALIZED, "dm_init called twice");
+    }
+    if (params != NULL && (params->field_mask & DM_INIT_FIELD_FLAGS) && params->flags != 0) {
+        return dm_error_set(DM_ERR_INVALID_PARAM, "dm_init: unknown flags 0x%llx",
+                            (unsigned long long)params->flags);
+    }
+    st = dm_config_load(&dm_ctx.cfg, environ);
+    if (st != DM_OK) {
+        DM_ERROR("dm_init: %s", dm_last_error());
+        return st;
+    }
+    dm_log_set_level((dm_log_level_t)dm_ctx.cfg.log_level);
+
+    st = dm_boot_create(&dm_ctx.cfg, &dm_ctx.boot);
+    if (st != DM_OK) {
+        DM_ERROR("dm_init: %s", dm_last_error());
+        return st;
+    }
+    dm_log_set_rank(dm_ctx.boot->rank);
+
+    st = dm_tp_create(dm_ctx.boot, &dm_ctx.cfg, &dm_ctx.tp);
+    if (st != DM_OK) {
+        goto err_boot;
+    }
+    /* After the fence every rank's worker address can be fetched. */
+    st = dm_tp_boot_fence(dm_ctx.tp);
+    if (st != DM_OK) {
+        goto err_tp;
+    }
+    DM_INFO("joined: rank %d of %d, bootstrap %s", dm_ctx.boot->rank, dm_ctx.boot->nranks,
+            dm_ctx.boot->ops->name);
+    atomic_store_explicit(&dm_ctx.initialized, 1, memory_order_release);
+    return DM_OK;
+
+err_tp:
+    dm_tp_destroy(dm_ctx.tp);
+    dm_ctx.tp = NULL;
+err_boot:
+    DM_ERROR("dm_init: %s", dm_last_error());
+    dm_boot_destroy(dm_ctx.boot, 0);
+    dm_ctx.boot = NULL;
+    dm_log_set_rank(-1);
+    return st;
+}
+
+DM_API dm_status_t dm_finalize(void)
+{
+    dm_status_t st;
+
+    if (!atomic_load(&dm_ctx.initialized)) {
+        return DM_OK;
+    }
+    /* The barrier makes sure no peer still sends to us when we close. */
+    st = dm_tp_barrier(dm_ctx.tp);
+    if (st != DM_OK) {
+        DM_INFO("dm_finalize: final barrier failed: %s", dm_last_error());
+    }
+    atomic_store(&dm_ctx.initialized, 0);
+    dm_tp_destroy(dm_ctx.tp);
+    dm_ctx.tp = NULL;
+    /* This rank exits normally even when a peer failed: say goodbye. */
+    dm_boot_destroy(dm_ctx.boot, 1);
+    dm_ctx.boot = NULL;
+    dm_log_set_rank(-1);
+    return st;
+}
+
+DM_API int dm_rank(void)
+{
+    return atomic_load_explicit(&dm_ctx.initialized, memory_order_acquire) ? dm_ctx.boot->rank : -1;
+}
+
+DM_API int dm_nranks(void)
+{
+    return atomic_load_explicit(&dm_ctx.initialized, memory_order_acquire) ? dm_ctx.boot->nranks
+                                                                           : 0;
+}
+
+DM_API dm_status_t dm_barrier(void)
+{
+    if (!atomic_load_explicit(&dm_ctx.initialized, memory_order_acquire)) {
+        return dm_error_set(DM_ERR_NOT_INITIALIZED, "dm_barrier before dm_init");
+    }
+    return dm_tp_barrier(dm_ctx.tp);
+}

@@ -1,0 +1,98 @@
+/*
+ * Private state of the transport, shared by tp.c and coll.c only.
+ */
+#ifndef DM_TRANSPORT_TP_INT_H
+#define DM_TRANSPORT_TP_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <ucp/api/ucp.h>
+
+#include "tp.h"
+
+/* Wire prefix of every active message, before the user's header. */
+typedef struct dm_tp_wire_hdr {
+    uint32_t src;      /* sender's rank */
+    uint32_t reserved; /* keeps the user header 8-byte aligned in the frame */
+} dm_tp_wire_hdr_t;
+
+typedef struct dm_tp_peer {
+    dm_tp_t          *tp;     /* back pointers for UCX's error callback */
+    int               rank;
+    _Atomic(ucp_ep_h) ep;     /* NULL until the first message to this peer */
+    atomic_int        failed; /* 0 alive, 1 failed (never goes back) */
+    char              reason[160];
+} dm_tp_peer_t;
+
+typedef struct dm_tp_am_slot {
+    dm_tp_t            *tp;
+    unsigned            id;
+    dm_tp_am_handler_t  handler; /* NULL: id free */
+    void               *arg;
+} dm_tp_am_slot_t;
+
+/* One message held for a collective that has not asked for it yet. */
+typedef struct dm_coll_msg {
+    struct dm_coll_msg *next;
+    uint32_t            seq;
+    uint32_t            round;
+    int                 src;
+    size_t              len;
+    unsigned char       data[];
+} dm_coll_msg_t;
+
+typedef struct dm_coll {
+    pthread_mutex_t lock;  /* protects inbox */
+    dm_coll_msg_t  *inbox; /* arrived, not yet consumed; singly linked */
+    uint32_t        seq;   /* sequence number of the next collective (caller side only) */
+} dm_coll_t;
+
+struct dm_tp {
+    dm_boot_t      *boot;
+    int             rank;
+    int             nranks;
+    uint64_t        peer_timeout_ns;
+    ucp_context_h   context;
+    ucp_worker_h    worker;
+    dm_tp_peer_t   *peers;        /* [nranks] */
+    atomic_int      nfailed;      /* number of peers marked failed */
+    atomic_int      neps;         /* endpoints opened */
+    /*
+     * Serializes every call into UCX (the worker runs in SERIALIZED mode).
+     * Recursive, because handlers and completion callbacks run inside
+     * ucp_worker_progress with it held and may send or free requests.
+     * UCX 1.13's own MULTI mode lost wire-up messages when two ranks
+     * connected to each other at once over TCP while a second thread
+     * progressed (6 hangs in 40 runs of tp_check pingpong, N=4, tcp).
+     */
+    pthread_mutex_t ucx_lock;
+    pthread_mutex_t conn_lock;    /* endpoint creation and every use of boot */
+    pthread_mutex_t fail_lock;    /* writing peers[].reason */
+    dm_tp_am_slot_t am[DM_TP_AM_ID_MAX];
+
+    /* descriptor pool (tp.c) */
+    pthread_mutex_t desc_lock;
+    void           *desc_free;    /* free list of dm_tp_desc_t */
+    void           *desc_chunks;  /* every chunk allocated, freed at destroy */
+
+    /* progress hand-off between application threads and the progress thread */
+    atomic_int      app_waiters;       /* application threads inside a wait */
+    _Atomic uint64_t app_last_ns;      /* when an application thread last left a wait */
+    unsigned        poll_count;        /* progress calls since the last failure check (racy, a hint) */
+    pthread_t       progress_thread;
+    int             have_progress_thread;
+    atomic_int      stop;
+    int             wake_fd;           /* eventfd to wake the progress thread */
+    int             worker_efd;
+
+    dm_coll_t       coll;
+};
+
+/* Progress as an application thread (used by waits in tp.c and coll.c). */
+void dm_tp_wait_enter(dm_tp_t *tp);
+void dm_tp_wait_leave(dm_tp_t *tp);
+
+dm_status_t dm_coll_init(dm_tp_t *tp);
+void dm_coll_cleanup(dm_tp_t *tp);
+
+#endif
