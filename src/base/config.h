@@ -47,7 +47,7 @@
     X(PEER_TIMEOUT, peer_timeout, DURATION, "30s", "",                                        \
       "How long a blocking operation waits on a silent peer before it fails with "            \
       "DM_ERR_PEER_FAILED. A peer that dies is usually reported much sooner.")                \
-    X(PROGRESS_THREAD, progress_thread, BOOL, "no", "",                                      \
+    X(PROGRESS_THREAD, progress_thread, BOOL, "yes", "",                                      \
       "Run a progress thread that serves peers' requests while the application computes.")
 
 typedef enum dm_config_type {

@@ -61,9 +61,10 @@ struct dm_tp {
      * Serializes every call into UCX (the worker runs in SERIALIZED mode).
      * Recursive, because handlers and completion callbacks run inside
      * ucp_worker_progress with it held and may send or free requests.
-     * UCX 1.13's own MULTI mode lost wire-up messages when two ranks
-     * connected to each other at once over TCP while a second thread
-     * progressed (6 hangs in 40 runs of tp_check pingpong, N=4, tcp).
+     * Lock order: conn_lock is never held while taking ucx_lock (see
+     * dm_tp_ep_connect). The opposite order deadlocked when a handler
+     * connected to a new peer while an application thread was connecting:
+     * ~10% of 4-rank TCP runs hung before the order was fixed.
      */
     pthread_mutex_t ucx_lock;
     pthread_mutex_t conn_lock;    /* endpoint creation and every use of boot */
