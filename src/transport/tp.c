@@ -122,7 +122,8 @@ static dm_tp_desc_t *dm_tp_desc_get(dm_tp_t *tp, int peer, int state)
 
     pthread_mutex_lock(&tp->desc_lock);
     if (tp->desc_free == NULL) {
-        chunk = aligned_alloc(64, sizeof(*chunk));
+        /* aligned_alloc wants the size to be a multiple of the alignment */
+        chunk = aligned_alloc(64, (sizeof(*chunk) + 63) & ~(size_t)63);
         if (chunk == NULL) {
             pthread_mutex_unlock(&tp->desc_lock);
             return NULL;
