@@ -10,6 +10,9 @@
  *               dm_tp_am_post()s the same SIZE bytes back; rank 0 waits for
  *               the reply with dm_tp_wait_flag(). One iteration is one round
  *               trip; a batch's figure is its mean, in microseconds.
+ *   am_rtt_p50_us  the same round trips, each timed: a batch's figure is
+ *               the median round trip (robust to the scheduler's stalls on
+ *               a busy machine; compare with ucx_perftest's 50%ile).
  *   put_bw_mbs  rank 0 starts a window of dm_tp_put_nbi() of SIZE bytes into
  *               memory rank 1 got from dm_tp_mem_map(), then dm_tp_flush(tp, 1);
  *               a batch's figure is bytes / time in MB/s (1e6 bytes/s),
@@ -49,9 +52,10 @@ extern char **environ;
 
 #define BENCH_BATCHES_MAX 64
 #define BENCH_RKEY_MAX    512
-#define BENCH_REGION      (8u << 20) /* rank 1's put target; puts wrap around in it */
+#define BENCH_REGION      (8u << 20) /* mapped at both ranks: source and put target */
 #define BENCH_WINDOW_BYTES (4u << 20) /* put window: bytes started before each flush */
 #define BENCH_WINDOW_MAX  64          /* and at most this many puts */
+#define BENCH_LAT_SAMPLES (1u << 20)  /* most round trips per batch (each one is timed) */
 
 enum { AM_PING = DM_TP_AM_USER, AM_PONG, AM_PHASE_END };
 
@@ -157,18 +161,46 @@ static uint64_t batch_iters(const opts_t *o, double sec_per_iter, uint64_t lo)
     return want > 1e7 ? 10000000 : (uint64_t)want;
 }
 
-static void am_round_trips(const void *buf, size_t size, uint64_t n)
+/* n round trips; with lat != NULL each one's time in ns goes to lat[i]. */
+static void am_round_trips(const void *buf, size_t size, uint64_t n, uint32_t *lat)
 {
+    uint64_t t = lat ? dm_time_ns() : 0, t1;
+
     for (uint64_t i = 0; i < n; i++) {
         g_pong = 0;
         CHECK_OK(dm_tp_am_send(g_tp, 1, AM_PING, NULL, 0, buf, size));
         CHECK_OK(dm_tp_wait_flag(g_tp, &g_pong, 1));
+        if (lat != NULL) {
+            t1 = dm_time_ns();
+            lat[i] = (uint32_t)DM_MIN(t1 - t, (uint64_t)UINT32_MAX);
+            t = t1;
+        }
     }
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* The median of v[0..n) (sorts v). */
+static uint32_t median_u32(uint32_t *v, uint64_t n)
+{
+    qsort(v, (size_t)n, sizeof(*v), cmp_u32);
+    return n % 2 ? v[n / 2] : (uint32_t)(((uint64_t)v[n / 2 - 1] + v[n / 2]) / 2);
 }
 
 static void bench_am(const opts_t *o, const unsigned char *buf)
 {
-    double v[BENCH_BATCHES_MAX];
+    double v[BENCH_BATCHES_MAX], p50[BENCH_BATCHES_MAX];
+    uint32_t *lat = malloc(BENCH_LAT_SAMPLES * sizeof(*lat));
+
+    if (lat == NULL) {
+        fprintf(stderr, "bench_transport: out of memory\n");
+        exit(1);
+    }
 
     for (size_t s = 0; s < o->nsizes; s++) {
         size_t size = o->sizes[s];
@@ -178,35 +210,40 @@ static void bench_am(const opts_t *o, const unsigned char *buf)
         /* warm up for at least 50 ms (connection, pools, caches) */
         t0 = dm_time_ns();
         do {
-            am_round_trips(buf, size, warm);
+            am_round_trips(buf, size, warm, NULL);
             warm *= 2;
         } while (dm_time_ns() - t0 < 50 * 1000000ull && warm < 100000);
         /* pace: the fastest of 3 short runs, so one preemption does not skew it */
         for (int k = 0; k < 3; k++) {
             t0 = dm_time_ns();
-            am_round_trips(buf, size, warm / 4 + 1);
+            am_round_trips(buf, size, warm / 4 + 1, NULL);
             pace = DM_MIN(pace, (double)(dm_time_ns() - t0) / 1e9 / (double)(warm / 4 + 1));
         }
-        iters = batch_iters(o, pace, 20);
+        iters = DM_MIN(batch_iters(o, pace, 20), (uint64_t)BENCH_LAT_SAMPLES);
         for (int b = 0; b < o->batches; b++) {
             t0 = dm_time_ns();
-            am_round_trips(buf, size, iters);
+            am_round_trips(buf, size, iters, lat);
             v[b] = (double)(dm_time_ns() - t0) / 1e3 / (double)iters;
+            p50[b] = (double)median_u32(lat, iters) / 1e3;
         }
         report("am_rtt_us", size, v, o->batches, iters);
+        report("am_rtt_p50_us", size, p50, o->batches, iters);
     }
+    free(lat);
 }
 
-/* windows x window puts of size bytes, wrapping around rank 1's region; a flush ends each window. */
+/*
+ * windows x window puts of size bytes; a flush ends each window. Like
+ * ucx_perftest's ucp_put_bw, every put writes the same bytes at the start of
+ * rank 1's region (cache-resident at both ends), so the figure is the cost of
+ * the path, not of memory.
+ */
 static void put_windows(const unsigned char *src, size_t size, uint64_t windows, unsigned window,
                         const rkey_msg_t *dst, dm_tp_rkey_t *rk)
 {
-    size_t slots = BENCH_REGION / size, slot = 0;
-
     for (uint64_t w = 0; w < windows; w++) {
         for (unsigned i = 0; i < window; i++) {
-            CHECK_OK(dm_tp_put_nbi(g_tp, 1, src, size, dst->base + slot * size, rk));
-            slot = slot + 1 == slots ? 0 : slot + 1;
+            CHECK_OK(dm_tp_put_nbi(g_tp, 1, src, size, dst->base, rk));
         }
         CHECK_OK(dm_tp_flush(g_tp, 1));
     }
