@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,7 +37,7 @@
 #define DM_TP_FAIL_CHECK     1024            /* progress calls between bootstrap failure checks */
 #define DM_TP_DESC_CHUNK     32              /* descriptors allocated at a time */
 #define DM_TP_ADDR_KEY       "ucx.addr"
-#define DM_TP_TRY_IMM_MAX    256             /* try zero-copy immediate sends up to this size */
+#define DM_TP_TRY_IMM_MAX    8192            /* try zero-copy immediate sends up to this size */
 
 enum { DM_TP_REQ_PENDING, DM_TP_REQ_DONE, DM_TP_REQ_ABANDONED, DM_TP_REQ_DETACHED };
 
@@ -230,6 +231,52 @@ static void dm_tp_ep_error(void *arg, ucp_ep_h ep, ucs_status_t status)
 }
 
 /*
+ * This host's identity for the purpose of shared memory: the kernel's boot
+ * id and the network namespace. Ranks in different namespaces of one kernel
+ * (the multi-host tests) count as different hosts.
+ */
+static void dm_tp_host_id(char *id)
+{
+    char boot[64] = "";
+    struct stat sb;
+    FILE *f;
+
+    memset(id, 0, DM_TP_HOST_ID_LEN);
+    f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (f != NULL) {
+        if (fgets(boot, sizeof(boot), f) == NULL) {
+            boot[0] = '\0';
+        }
+        fclose(f);
+    }
+    boot[strcspn(boot, "\n")] = '\0';
+    if (stat("/proc/self/ns/net", &sb) != 0) {
+        sb.st_ino = 0;
+    }
+    snprintf(id, DM_TP_HOST_ID_LEN, "%s/%llu", boot, (unsigned long long)sb.st_ino);
+}
+
+/* Whether UCX_TLS (NULL: unset) lets UCX use a shared-memory transport. */
+static int dm_tp_shm_allowed(const char *tls)
+{
+    static const char *const shm[] = { "all", "sm", "shm", "posix", "sysv", "cma", "xpmem", "knem" };
+    char buf[256], *tok, *save;
+
+    if (tls == NULL || tls[0] == '\0' || tls[0] == '^') {
+        return 1;
+    }
+    snprintf(buf, sizeof(buf), "%s", tls);
+    for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        for (size_t i = 0; i < DM_ARRAY_SIZE(shm); i++) {
+            if (strcmp(tok, shm[i]) == 0) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/*
  * Lock order: conn_lock is never held while taking ucx_lock. A handler runs
  * with ucx_lock held and may get here (to post to a new peer), so the
  * other order would deadlock against an application thread connecting.
@@ -253,11 +300,27 @@ static dm_status_t dm_tp_ep_connect(dm_tp_t *tp, int peer, ucp_ep_h *ep_p)
         }
         return st;
     }
+    if (len <= DM_TP_HOST_ID_LEN) {
+        return dm_error_set(DM_ERR_PROTOCOL, "rank %d published a malformed address (%zu bytes)",
+                            peer, len);
+    }
     memset(&params, 0, sizeof(params));
     params.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
                         UCP_EP_PARAM_FIELD_ERR_HANDLER;
-    params.address = (const ucp_address_t *)addr;
-    params.err_mode = UCP_ERR_HANDLING_MODE_PEER;
+    params.address = (const ucp_address_t *)(addr + DM_TP_HOST_ID_LEN);
+    /*
+     * Error-handling mode. PEER mode is how UCX reports a dead peer, but in
+     * UCX 1.13 no shared-memory transport supports it: asking for it sends
+     * even same-host traffic over TCP loopback (7x slower round trips, 50x
+     * less put bandwidth; docs/performance.md). So a peer on this host
+     * (same kernel boot and network namespace) that UCX may reach by shared
+     * memory gets mode NONE; its death is reported by the bootstrap (the
+     * launcher or the rendezvous sees the process or its connection go) and
+     * bounded by DISTMEM_PEER_TIMEOUT. Every other peer gets PEER mode.
+     */
+    params.err_mode = (tp->shm_allowed && memcmp(addr, tp->host_id, DM_TP_HOST_ID_LEN) == 0)
+                          ? UCP_ERR_HANDLING_MODE_NONE
+                          : UCP_ERR_HANDLING_MODE_PEER;
     params.err_handler.cb = dm_tp_ep_error;
     params.err_handler.arg = &tp->peers[peer];
 
@@ -1043,6 +1106,8 @@ dm_status_t dm_tp_create(dm_boot_t *boot, const dm_config_t *cfg, dm_tp_t **tp_p
     tp->peer_timeout_ns = cfg->peer_timeout;
     tp->wake_fd = -1;
     tp->worker_efd = -1;
+    dm_tp_host_id(tp->host_id);
+    tp->shm_allowed = dm_tp_shm_allowed(getenv("UCX_TLS"));
     tp->peers = calloc((size_t)tp->nranks, sizeof(*tp->peers));
     if (tp->peers == NULL) {
         free(tp);
@@ -1099,12 +1164,25 @@ dm_status_t dm_tp_create(dm_boot_t *boot, const dm_config_t *cfg, dm_tp_t **tp_p
         st = dm_error_set(DM_ERR_TRANSPORT, "ucp_worker_get_address: %s", ucs_status_string(ust));
         goto err_worker;
     }
-    if (addr_len > DM_BOOT_VALUE_MAX) {
+    if (addr_len + DM_TP_HOST_ID_LEN > DM_BOOT_VALUE_MAX) {
         ucp_worker_release_address(tp->worker, addr);
         st = dm_error_set(DM_ERR_TRANSPORT, "worker address of %zu bytes is too large", addr_len);
         goto err_worker;
     }
-    st = dm_boot_put(boot, DM_TP_ADDR_KEY, addr, addr_len);
+    {
+        /* value: [host id, fixed size][UCX worker address] */
+        unsigned char *val = malloc(DM_TP_HOST_ID_LEN + addr_len);
+
+        if (val == NULL) {
+            ucp_worker_release_address(tp->worker, addr);
+            st = dm_error_set(DM_ERR_NO_MEMORY, "address record");
+            goto err_worker;
+        }
+        memcpy(val, tp->host_id, DM_TP_HOST_ID_LEN);
+        memcpy(val + DM_TP_HOST_ID_LEN, addr, addr_len);
+        st = dm_boot_put(boot, DM_TP_ADDR_KEY, val, DM_TP_HOST_ID_LEN + addr_len);
+        free(val);
+    }
     ucp_worker_release_address(tp->worker, addr);
     if (st != DM_OK) {
         goto err_worker;

@@ -47,8 +47,12 @@ typedef struct dm_coll {
     uint32_t        seq;   /* sequence number of the next collective (caller side only) */
 } dm_coll_t;
 
+#define DM_TP_HOST_ID_LEN 64 /* bytes of host identity before the address in the store */
+
 struct dm_tp {
     dm_boot_t      *boot;
+    char            host_id[DM_TP_HOST_ID_LEN]; /* boot id / netns inode, NUL-padded */
+    int             shm_allowed;                /* UCX_TLS admits a shared-memory transport */
     int             rank;
     int             nranks;
     uint64_t        peer_timeout_ns;
