@@ -53,11 +53,13 @@ typedef struct dm_init_params {
 /*
  * Join the job. Returns DM_OK, or:
  *   DM_ERR_ALREADY_INITIALIZED  dm_init was called before without dm_finalize;
+ *   DM_ERR_UNSUPPORTED          dm_finalize already ran: a process joins its
+ *                               job once (as with MPI_Init);
  *   DM_ERR_CONFIG               a DISTMEM_* variable is unknown or malformed;
  *   DM_ERR_BOOTSTRAP            the rendezvous could not be reached in time;
  *   DM_ERR_TRANSPORT            UCX could not be initialized;
  *   DM_ERR_PEER_FAILED          another rank failed during start-up.
- * On error, nothing stays initialized and dm_init may be called again.
+ * On other errors nothing stays initialized and dm_init may be called again.
  */
 DM_API dm_status_t dm_init(const dm_init_params_t *params);
 

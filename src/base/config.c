@@ -50,20 +50,41 @@ static const char *dm_config_type_form(dm_config_type_t type)
 /* Parses an unsigned number with a suffix from a table of (suffix, factor). */
 static int dm_config_parse_scaled(const char *text, const char *const *suffixes,
                                   const uint64_t *factors, size_t nsuffixes,
-                                  uint64_t plain_factor, uint64_t *out)
+                                  uint64_t plain_factor, int allow_fraction, uint64_t *out)
+/* allow_fraction == 0: the scaled value must be whole (sizes) */
 {
     char *end;
     double v;
-    size_t i;
+    size_t i, ndigits = strspn(text, "0123456789");
 
-    if (!isdigit((unsigned char)text[0]) && text[0] != '.') {
+    /* digits, an optional fraction, then the suffix: no hex, exponents or signs */
+    if (ndigits == 0) {
         return -1;
     }
-    errno = 0;
-    v = strtod(text, &end);
-    if (errno != 0 || end == text || v < 0) {
+    if (text[ndigits] == '.') {
+        if (!isdigit((unsigned char)text[ndigits + 1])) {
+            return -1;
+        }
+        ndigits += 1 + strspn(text + ndigits + 1, "0123456789");
+    }
+    if (text[ndigits] != '\0' && !isalpha((unsigned char)text[ndigits])) {
         return -1;
     }
+    {
+        char num[64];
+
+        if (ndigits >= sizeof(num)) {
+            return -1;
+        }
+        memcpy(num, text, ndigits);
+        num[ndigits] = '\0';
+        errno = 0;
+        v = strtod(num, &end);
+        if (errno != 0 || *end != '\0') {
+            return -1;
+        }
+    }
+    end = (char *)text + ndigits; /* the suffix */
     if (*end == '\0') {
         v *= (double)plain_factor;
     } else {
@@ -78,6 +99,10 @@ static int dm_config_parse_scaled(const char *text, const char *const *suffixes,
         }
     }
     if (v >= 18446744073709551615.0) {
+        return -1;
+    }
+    /* sizes are whole bytes: 1.5K is 1536, 1.5 is not a size */
+    if (!allow_fraction && v != (double)(uint64_t)v) {
         return -1;
     }
     *out = (uint64_t)v;
@@ -124,6 +149,10 @@ dm_status_t dm_config_parse_value(dm_config_type_t type, const char *choices,
 
     switch (type) {
     case DM_CONFIG_INT:
+        if (!(isdigit((unsigned char)text[0]) ||
+              (text[0] == '-' && isdigit((unsigned char)text[1])))) {
+            return DM_ERR_CONFIG;
+        }
         errno = 0;
         lv = strtol(text, &end, 10);
         if (errno != 0 || end == text || *end != '\0') {
@@ -148,10 +177,10 @@ dm_status_t dm_config_parse_value(dm_config_type_t type, const char *choices,
         }
         return DM_OK;
     case DM_CONFIG_SIZE:
-        return dm_config_parse_scaled(text, size_sfx, size_fac, 13, 1, out) ? DM_ERR_CONFIG
-                                                                             : DM_OK;
+        return dm_config_parse_scaled(text, size_sfx, size_fac, 13, 1, 0, out) ? DM_ERR_CONFIG
+                                                                                : DM_OK;
     case DM_CONFIG_DURATION:
-        return dm_config_parse_scaled(text, dur_sfx, dur_fac, 6, 1000000000ull, out)
+        return dm_config_parse_scaled(text, dur_sfx, dur_fac, 6, 1000000000ull, 1, out)
                        ? DM_ERR_CONFIG
                        : DM_OK;
     case DM_CONFIG_ENUM:

@@ -10,9 +10,11 @@
  *   - a DISTMEM_* variable that is not in the table is DM_ERR_CONFIG too
  *     (a typo must not be silently ignored).
  *
- * Value forms: INT decimal, optionally negative; BOOL 1/0, yes/no, true/false,
- * on/off; SIZE a number with an optional K, M, G or T suffix (powers of 1024);
- * DURATION a number with ns, us, ms, s or m (plain number = seconds);
+ * Value forms: INT decimal digits, optionally preceded by '-'; BOOL 1/0,
+ * yes/no, true/false, on/off; SIZE a decimal number with an optional B, K, M,
+ * G or T suffix (also KB/KiB..., powers of 1024) that comes to whole bytes
+ * (1.5K yes, 1.5 no); DURATION a decimal number with ns, us, ms, s, m or h
+ * (plain number = seconds). No signs, spaces, hex or exponents;
  * ENUM one of the '|'-separated choices; STRING anything up to 255 bytes.
  */
 #ifndef DM_BASE_CONFIG_H
@@ -39,7 +41,7 @@
       "Number of processes in the job. Set by `distmem run`; set by hand in manual mode.")    \
     X(RDV, rdv, STRING, "", "",                                                               \
       "Rendezvous store address HOST:PORT. Set by `distmem run`; in manual mode point every " \
-      "rank at a `distmem rendezvous` (or a `distmem run --rdv-host`).")                      \
+      "rank at a `distmem rendezvous` or at the `distmem run --first-rank 0 --rdv` serving it.") \
     X(JOB_KEY, job_key, STRING, "", "",                                                       \
       "Secret shared by the ranks of one job; the rendezvous refuses a rank with another.")   \
     X(BOOT_TIMEOUT, boot_timeout, DURATION, "30s", "",                                        \

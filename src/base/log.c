@@ -4,14 +4,14 @@
 #include <stdio.h>
 #include <unistd.h>
 
-dm_log_level_t dm_log_level = DM_LOG_WARN;
+_Atomic int dm_log_level = DM_LOG_WARN;
 static int dm_log_rank = -1;
 
 static const char *const dm_log_names[] = { "error", "warn", "info", "debug", "trace" };
 
 void dm_log_set_level(dm_log_level_t level)
 {
-    dm_log_level = level;
+    atomic_store_explicit(&dm_log_level, (int)level, memory_order_relaxed);
 }
 
 void dm_log_set_rank(int rank)
@@ -25,7 +25,7 @@ void dm_log(dm_log_level_t level, const char *fmt, ...)
     int n;
     va_list ap;
 
-    if (level > dm_log_level) {
+    if ((int)level > atomic_load_explicit(&dm_log_level, memory_order_relaxed)) {
         return;
     }
     if (dm_log_rank >= 0) {

@@ -8,6 +8,8 @@
 #ifndef DM_BASE_LOG_H
 #define DM_BASE_LOG_H
 
+#include <stdatomic.h>
+
 typedef enum dm_log_level {
     DM_LOG_ERROR = 0,
     DM_LOG_WARN,
@@ -16,8 +18,8 @@ typedef enum dm_log_level {
     DM_LOG_TRACE,
 } dm_log_level_t;
 
-/* Current threshold: messages with level <= this are printed. */
-extern dm_log_level_t dm_log_level;
+/* Current threshold: messages with level <= this are printed (relaxed atomic). */
+extern _Atomic int dm_log_level;
 
 void dm_log_set_level(dm_log_level_t level);
 
@@ -28,7 +30,9 @@ void dm_log(dm_log_level_t level, const char *fmt, ...) __attribute__((format(pr
 
 #define DM_LOG(level, ...)                                                  \
     do {                                                                    \
-        if ((level) <= dm_log_level) dm_log((level), __VA_ARGS__);          \
+        if ((int)(level) <= atomic_load_explicit(&dm_log_level,           \
+                                                 memory_order_relaxed))     \
+            dm_log((level), __VA_ARGS__);                                   \
     } while (0)
 #define DM_ERROR(...) DM_LOG(DM_LOG_ERROR, __VA_ARGS__)
 #define DM_WARN(...)  DM_LOG(DM_LOG_WARN, __VA_ARGS__)

@@ -19,6 +19,7 @@ extern char **environ;
 
 typedef struct dm_ctx {
     atomic_int  initialized;
+    int         finalized;   /* dm_finalize ran: the job is over for this process */
     dm_config_t cfg;
     dm_boot_t  *boot;
     dm_tp_t    *tp;
@@ -33,6 +34,15 @@ DM_API dm_status_t dm_init(const dm_init_params_t *params)
     dm_error_clear();
     if (atomic_load(&dm_ctx.initialized)) {
         return dm_error_set(DM_ERR_ALREADY_INITIALIZED, "dm_init called twice");
+    }
+    /*
+     * As with MPI, a process joins its job once: after dm_finalize its rank
+     * has left the job (the rendezvous has been told goodbye and the peers
+     * have closed their endpoints to it), so there is nothing to rejoin.
+     */
+    if (dm_ctx.finalized) {
+        return dm_error_set(DM_ERR_UNSUPPORTED,
+                            "dm_init after dm_finalize: a process joins its job only once");
     }
     if (params != NULL && (params->field_mask & DM_INIT_FIELD_FLAGS) && params->flags != 0) {
         return dm_error_set(DM_ERR_INVALID_PARAM, "dm_init: unknown flags 0x%llx",
@@ -90,6 +100,7 @@ DM_API dm_status_t dm_finalize(void)
         DM_INFO("dm_finalize: final barrier failed: %s", dm_last_error());
     }
     atomic_store(&dm_ctx.initialized, 0);
+    dm_ctx.finalized = 1;
     dm_tp_destroy(dm_ctx.tp);
     dm_ctx.tp = NULL;
     /* This rank exits normally even when a peer failed: say goodbye. */

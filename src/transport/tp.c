@@ -177,7 +177,9 @@ void dm_tp_peer_fail(dm_tp_t *tp, int peer, const char *reason)
         snprintf(p->reason, sizeof(p->reason), "%s", reason);
         atomic_fetch_add(&tp->nfailed, 1);
         pthread_mutex_unlock(&tp->fail_lock);
-        DM_WARN("rank %d failed: %s", peer, reason);
+        /* while closing, peers closing their side is the normal end, not news */
+        DM_LOG(atomic_load(&tp->closing) ? DM_LOG_DEBUG : DM_LOG_WARN, "rank %d failed: %s",
+               peer, reason);
         return;
     }
     pthread_mutex_unlock(&tp->fail_lock);
@@ -1271,6 +1273,7 @@ void dm_tp_destroy(dm_tp_t *tp)
         }
         pthread_join(tp->progress_thread, NULL);
     }
+    atomic_store(&tp->closing, 1);
     /* Bounded: a peer that went away must not hold up our exit. */
     deadline = dm_time_ns() + DM_MIN(tp->peer_timeout_ns, 2 * DM_NSEC_PER_SEC);
     for (r = 0; r < tp->nranks; r++) {

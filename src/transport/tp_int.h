@@ -87,6 +87,7 @@ struct dm_tp {
     pthread_t       progress_thread;
     int             have_progress_thread;
     atomic_int      stop;
+    atomic_int      closing;           /* dm_tp_destroy has begun */
     int             wake_fd;           /* eventfd to wake the progress thread */
     int             worker_efd;
 

@@ -79,18 +79,19 @@ done
 ns_of() { echo "$HOSTS" | cut -d' ' -f$(($1 + 1)); }
 
 # The hosts reach each other through the bridge (bounded: the bridge may take
-# a moment to forward).
-ok=0
-for try in 1 2 3 4 5 6 7 8 9 10; do
-    if ip netns exec "$PFX-c" ping -c1 -W1 "$NET.1" >/dev/null 2>&1 &&
-       ip netns exec "$PFX-a" ping -c1 -W1 "$NET.2" >/dev/null 2>&1; then
-        ok=1
-        break
-    fi
-    sleep 0.5
-done
-[ "$ok" -eq 1 ] || command -v ping >/dev/null 2>&1 || ok=1 # no ping: the jobs will tell
-[ "$ok" -eq 1 ] || fail "the namespaces cannot reach each other over the bridge"
+# a moment to forward). Without ping, the jobs below tell.
+if command -v ping >/dev/null 2>&1; then
+    ok=0
+    for try in 1 2 3 4 5 6 7 8 9 10; do
+        if ip netns exec "$PFX-c" ping -c1 -W1 "$NET.1" >/dev/null 2>&1 &&
+           ip netns exec "$PFX-a" ping -c1 -W1 "$NET.2" >/dev/null 2>&1; then
+            ok=1
+            break
+        fi
+        sleep 0.5
+    done
+    [ "$ok" -eq 1 ] || fail "the namespaces cannot reach each other over the bridge"
+fi
 
 # UCX must see the veth as a TCP device inside a namespace.
 if command -v ucx_info >/dev/null 2>&1; then
@@ -167,7 +168,7 @@ part_tp() {
 part_api() {
     run_job api "$API" lifecycle
     for r in 0 1 2; do
-        for round in 1 2; do
+        for round in 1; do
             grep -q "^api_check: rank $r of $N (round $round)\$" "$TMPD/api.$r.out" ||
                 fail "api_check: rank $r round $round missing"
         done

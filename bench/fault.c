@@ -1,0 +1,285 @@
+/*
+ * bench_fault: what a page fault costs the two ways a DSM runtime can take
+ * one on Linux, measured side by side (input to the fault-handling choice
+ * of issue #3; see docs/decisions/).
+ *
+ *   mprotect   PROT_NONE pages, a SIGSEGV handler that mprotects the page
+ *              readable+writable (what ArgoDSM and most software DSMs do);
+ *   uffd       userfaultfd: a missing-page fault resolved by UFFDIO_COPY from
+ *              a handler thread (the page's data arrives with the fix-up),
+ *              and a write-protect fault resolved by UFFDIO_WRITEPROTECT.
+ *
+ * Also measured: revoking access to one page (mprotect PROT_NONE vs
+ * UFFDIO_WRITEPROTECT), and the number of kernel mappings (VMAs) left after
+ * giving every other page of a 64 MiB region a different protection: with
+ * mprotect each protection change can split the mapping, and
+ * vm.max_map_count (65530 here) bounds how many pieces a process may have.
+ *
+ * Output: one line per result, "RESULT name value unit", medians of 5 runs.
+ * Nothing here is a test: it never fails on a figure.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAGE   4096ul
+#define NPAGES 4096ul /* 16 MiB per run */
+#define RUNS   5
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(*v), cmp_double);
+    return v[n / 2];
+}
+
+static void result(const char *name, double value, const char *unit)
+{
+    printf("RESULT %s %.3f %s\n", name, value, unit);
+}
+
+/* ---------------------------------------------------------------- */
+/* mprotect + SIGSEGV */
+
+static void on_segv(int sig, siginfo_t *si, void *uc)
+{
+    void *page = (void *)((uintptr_t)si->si_addr & ~(PAGE - 1));
+
+    (void)sig;
+    (void)uc;
+    if (mprotect(page, PAGE, PROT_READ | PROT_WRITE) != 0) {
+        _exit(3);
+    }
+}
+
+static double bench_mprotect_fault(void)
+{
+    char *p = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint64_t t0;
+    double per;
+
+    memset(p, 1, NPAGES * PAGE);        /* pages present: only the protection faults */
+    mprotect(p, NPAGES * PAGE, PROT_NONE);
+    t0 = now_ns();
+    for (size_t i = 0; i < NPAGES; i++) {
+        p[i * PAGE] = 2;
+    }
+    per = (double)(now_ns() - t0) / NPAGES;
+    munmap(p, NPAGES * PAGE);
+    return per;
+}
+
+static double bench_mprotect_revoke(void)
+{
+    char *p = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint64_t t0;
+    double per;
+
+    memset(p, 1, NPAGES * PAGE);
+    t0 = now_ns();
+    for (size_t i = 0; i < NPAGES; i++) {
+        mprotect(p + i * PAGE, PAGE, PROT_READ);
+    }
+    per = (double)(now_ns() - t0) / NPAGES;
+    munmap(p, NPAGES * PAGE);
+    return per;
+}
+
+static long count_maps(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    long n = 0;
+    int c;
+
+    if (f == NULL) {
+        return -1;
+    }
+    while ((c = fgetc(f)) != EOF) {
+        n += c == '\n';
+    }
+    fclose(f);
+    return n;
+}
+
+/* ---------------------------------------------------------------- */
+/* userfaultfd */
+
+typedef struct {
+    int    fd;
+    char  *src;   /* where the "arriving" page data comes from */
+    int    stop;
+} uffd_ctx_t;
+
+static void *uffd_thread(void *arg)
+{
+    uffd_ctx_t *c = arg;
+    struct uffd_msg msg;
+    struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+
+    while (!c->stop) {
+        if (poll(&pfd, 1, 100) <= 0) {
+            continue;
+        }
+        if (read(c->fd, &msg, sizeof(msg)) != sizeof(msg) || msg.event != UFFD_EVENT_PAGEFAULT) {
+            continue;
+        }
+        uintptr_t page = (uintptr_t)msg.arg.pagefault.address & ~(PAGE - 1);
+
+        if (msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) {
+            struct uffdio_writeprotect wp = { .range = { page, PAGE }, .mode = 0 };
+
+            ioctl(c->fd, UFFDIO_WRITEPROTECT, &wp);
+        } else {
+            struct uffdio_copy cp = { .dst = page, .src = (uintptr_t)c->src, .len = PAGE,
+                                      .mode = 0 };
+
+            ioctl(c->fd, UFFDIO_COPY, &cp);
+        }
+    }
+    return NULL;
+}
+
+static int uffd_open(uint64_t features)
+{
+    int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+    struct uffdio_api api = { .api = UFFD_API, .features = features };
+
+    if (fd < 0) {
+        return -1;
+    }
+    if (ioctl(fd, UFFDIO_API, &api) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* kind 0: missing faults resolved by UFFDIO_COPY; 1: write-protect faults */
+static double bench_uffd(int kind, double *revoke_ns)
+{
+    char *p = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *src = aligned_alloc(PAGE, PAGE);
+    uffd_ctx_t c = { .src = src };
+    struct uffdio_register reg = { .range = { (uintptr_t)p, NPAGES * PAGE } };
+    pthread_t th;
+    uint64_t t0;
+    double per;
+
+    memset(src, 7, PAGE);
+    c.fd = uffd_open(kind ? UFFD_FEATURE_PAGEFAULT_FLAG_WP : 0);
+    if (c.fd < 0) {
+        munmap(p, NPAGES * PAGE);
+        free(src);
+        return -1;
+    }
+    reg.mode = kind ? UFFDIO_REGISTER_MODE_WP : UFFDIO_REGISTER_MODE_MISSING;
+    if (ioctl(c.fd, UFFDIO_REGISTER, &reg) != 0) {
+        close(c.fd);
+        munmap(p, NPAGES * PAGE);
+        free(src);
+        return -1;
+    }
+    if (kind) {
+        struct uffdio_writeprotect wp;
+
+        memset(p, 1, NPAGES * PAGE);
+        t0 = now_ns();
+        for (size_t i = 0; i < NPAGES; i++) {
+            wp.range.start = (uintptr_t)(p + i * PAGE);
+            wp.range.len = PAGE;
+            wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;
+            ioctl(c.fd, UFFDIO_WRITEPROTECT, &wp);
+        }
+        *revoke_ns = (double)(now_ns() - t0) / NPAGES;
+    }
+    pthread_create(&th, NULL, uffd_thread, &c);
+    t0 = now_ns();
+    for (size_t i = 0; i < NPAGES; i++) {
+        p[i * PAGE] = 2;
+    }
+    per = (double)(now_ns() - t0) / NPAGES;
+    c.stop = 1;
+    pthread_join(th, NULL);
+    close(c.fd);
+    munmap(p, NPAGES * PAGE);
+    free(src);
+    return per;
+}
+
+int main(void)
+{
+    struct sigaction sa;
+    double v[RUNS], w[RUNS];
+    char *big;
+    long before, after;
+    int ok = 1;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_segv;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGSEGV, &sa, NULL);
+
+    for (int r = 0; r < RUNS; r++) v[r] = bench_mprotect_fault();
+    result("mprotect_fault_ns", median(v, RUNS), "ns");
+    for (int r = 0; r < RUNS; r++) v[r] = bench_mprotect_revoke();
+    result("mprotect_revoke_ns", median(v, RUNS), "ns");
+
+    for (int r = 0; r < RUNS && ok; r++) {
+        v[r] = bench_uffd(0, NULL);
+        ok = v[r] >= 0;
+    }
+    if (ok) {
+        result("uffd_missing_copy_fault_ns", median(v, RUNS), "ns");
+        for (int r = 0; r < RUNS && ok; r++) {
+            v[r] = bench_uffd(1, &w[r]);
+            ok = v[r] >= 0;
+        }
+        if (ok) {
+            result("uffd_wp_fault_ns", median(v, RUNS), "ns");
+            result("uffd_wp_revoke_ns", median(w, RUNS), "ns");
+        } else {
+            printf("SKIP uffd write-protect: %s\n", strerror(errno));
+        }
+    } else {
+        printf("SKIP userfaultfd: %s (needs root or vm.unprivileged_userfaultfd=1)\n",
+               strerror(errno));
+    }
+
+    /* mapping splits: alternate protections on 16384 pages of 64 MiB */
+    big = mmap(NULL, 16384 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    before = count_maps();
+    for (size_t i = 0; i < 16384; i += 2) {
+        mprotect(big + i * PAGE, PAGE, PROT_READ);
+    }
+    after = count_maps();
+    result("mprotect_vmas_per_64MiB_alternating", (double)(after - before), "mappings");
+    munmap(big, 16384 * PAGE);
+    return 0;
+}
