@@ -51,7 +51,6 @@
 extern char **environ;
 
 #define BENCH_BATCHES_MAX 64
-#define BENCH_RKEY_MAX    512
 #define BENCH_REGION      (8u << 20) /* mapped at both ranks: source and put target */
 #define BENCH_WINDOW_BYTES (4u << 20) /* put window: bytes started before each flush */
 #define BENCH_WINDOW_MAX  64          /* and at most this many puts */
@@ -69,11 +68,6 @@ enum { AM_PING = DM_TP_AM_USER, AM_PONG, AM_PHASE_END };
         }                                                                            \
     } while (0)
 
-typedef struct {
-    uint64_t base;
-    uint32_t len;
-    unsigned char key[BENCH_RKEY_MAX];
-} rkey_msg_t;
 
 typedef struct {
     size_t   sizes[32];
@@ -239,17 +233,17 @@ static void bench_am(const opts_t *o, const unsigned char *buf)
  * the path, not of memory.
  */
 static void put_windows(const unsigned char *src, size_t size, uint64_t windows, unsigned window,
-                        const rkey_msg_t *dst, dm_tp_rkey_t *rk)
+                        uint64_t dst_base, dm_tp_rkey_t *rk)
 {
     for (uint64_t w = 0; w < windows; w++) {
         for (unsigned i = 0; i < window; i++) {
-            CHECK_OK(dm_tp_put_nbi(g_tp, 1, src, size, dst->base, rk));
+            CHECK_OK(dm_tp_put_nbi(g_tp, 1, src, size, dst_base, rk));
         }
         CHECK_OK(dm_tp_flush(g_tp, 1));
     }
 }
 
-static void bench_put(const opts_t *o, const unsigned char *src, const rkey_msg_t *dst,
+static void bench_put(const opts_t *o, const unsigned char *src, uint64_t dst,
                       dm_tp_rkey_t *rk)
 {
     double v[BENCH_BATCHES_MAX];
@@ -356,10 +350,10 @@ int main(int argc, char **argv)
     dm_boot_t *boot;
     dm_tp_mem_t *mem;
     dm_tp_rkey_t *rk = NULL;
-    rkey_msg_t mine, all[2];
+    dm_tp_shared_t *sh;
+    uint64_t dst_base = 0;
+    size_t dst_len;
     unsigned char *buf;
-    void *packed;
-    size_t packed_len;
     opts_t o;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -388,19 +382,9 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < BENCH_REGION; i++) {
         buf[i] = (unsigned char)(i * 131 + 7);
     }
-    CHECK_OK(dm_tp_mem_pack(g_tp, mem, &packed, &packed_len));
-    if (packed_len > BENCH_RKEY_MAX) {
-        fprintf(stderr, "bench_transport: remote key of %zu bytes\n", packed_len);
-        return 1;
-    }
-    memset(&mine, 0, sizeof(mine));
-    mine.base = (uint64_t)(uintptr_t)buf;
-    mine.len = (uint32_t)packed_len;
-    memcpy(mine.key, packed, packed_len);
-    dm_tp_rkey_buffer_release(packed);
-    CHECK_OK(dm_tp_allgather(g_tp, &mine, all, sizeof(mine)));
+    CHECK_OK(dm_tp_mem_share(g_tp, mem, &sh));
     if (g_rank == 0) {
-        CHECK_OK(dm_tp_rkey_unpack(g_tp, 1, all[1].key, all[1].len, &rk));
+        CHECK_OK(dm_tp_shared_lookup(g_tp, sh, 1, &dst_base, &dst_len, &rk));
         printf("# bench_transport: 2 ranks, UCX_TLS=%s, progress thread %s, rank 1 serves by %s,"
                " %d batches, %.2f s per size\n",
                getenv("UCX_TLS") ? getenv("UCX_TLS") : "(default)",
@@ -420,7 +404,7 @@ int main(int argc, char **argv)
     }
     if (o.do_put) {
         if (g_rank == 0) {
-            bench_put(&o, buf, &all[1], rk);
+            bench_put(&o, buf, dst_base, rk);
             end_phase();
         } else {
             serve_phase(&o); /* puts over TCP need the target to progress */
@@ -428,7 +412,7 @@ int main(int argc, char **argv)
         CHECK_OK(dm_tp_barrier(g_tp));
     }
 
-    dm_tp_rkey_destroy(rk);
+    dm_tp_shared_destroy(sh); /* owns rk */
     CHECK_OK(dm_tp_barrier(g_tp));
     dm_tp_mem_unmap(g_tp, mem);
     dm_tp_destroy(g_tp);

@@ -2,7 +2,7 @@
  * transport_demo: the main job until the coherent shared memory lands.
  *
  * N processes (started by `distmem run -n N`) each register a buffer with
- * UCX, publish its remote key with an allgather, write a message straight
+ * UCX, share it with every other rank (one collective), write a message straight
  * into their right neighbour's buffer with an RMA put, and pass a token
  * around the ring with active messages. Every rank checks what it received
  * and the job exits 0 only if all of it arrived intact.
@@ -23,12 +23,6 @@
 extern char **environ;
 
 enum { AM_TOKEN = DM_TP_AM_USER };
-
-typedef struct {
-    uint64_t base;      /* address of the rank's buffer */
-    uint32_t key_len;
-    unsigned char key[512];
-} peer_info_t;
 
 static volatile int token_arrived;
 static uint64_t token_value;
@@ -52,11 +46,11 @@ int main(void)
     dm_boot_t *boot;
     dm_tp_t *tp;
     dm_tp_mem_t *mem;
+    dm_tp_shared_t *shared;
     dm_tp_rkey_t *right_key;
-    peer_info_t me, *all;
+    uint64_t right_base;
+    size_t right_len;
     char msg[128], *buf;
-    void *packed;
-    size_t packed_len;
     dm_status_t st;
     int rank, n, right, left;
 
@@ -74,20 +68,13 @@ int main(void)
     if ((st = dm_tp_mem_map(tp, NULL, 4096, 0, &mem)) != DM_OK) return die("mem_map", st);
     buf = dm_tp_mem_addr(mem);
     memset(buf, 0, 4096);
-    if ((st = dm_tp_mem_pack(tp, mem, &packed, &packed_len)) != DM_OK) return die("pack", st);
-    memset(&me, 0, sizeof(me));
-    me.base = (uint64_t)(uintptr_t)buf;
-    me.key_len = (uint32_t)packed_len;
-    memcpy(me.key, packed, packed_len);
-    dm_tp_rkey_buffer_release(packed);
-    all = calloc((size_t)n, sizeof(*all));
-    if ((st = dm_tp_allgather(tp, &me, all, sizeof(me))) != DM_OK) return die("allgather", st);
-    if ((st = dm_tp_rkey_unpack(tp, right, all[right].key, all[right].key_len, &right_key)) != DM_OK)
-        return die("unpack", st);
+    if ((st = dm_tp_mem_share(tp, mem, &shared)) != DM_OK) return die("share", st);
+    if ((st = dm_tp_shared_lookup(tp, shared, right, &right_base, &right_len, &right_key)) != DM_OK)
+        return die("lookup", st);
 
     /* 2. write a greeting into the right neighbour's memory */
     snprintf(msg, sizeof(msg), "hello from rank %d (pid %d)", rank, (int)getpid());
-    if ((st = dm_tp_put(tp, right, msg, strlen(msg) + 1, all[right].base, right_key)) != DM_OK)
+    if ((st = dm_tp_put(tp, right, msg, strlen(msg) + 1, right_base, right_key)) != DM_OK)
         return die("put", st);
     if ((st = dm_tp_flush(tp, right)) != DM_OK) return die("flush", st);
     if ((st = dm_tp_barrier(tp)) != DM_OK) return die("barrier", st);
@@ -121,9 +108,8 @@ int main(void)
     }
     if ((st = dm_tp_barrier(tp)) != DM_OK) return die("final barrier", st);
 
-    dm_tp_rkey_destroy(right_key);
+    dm_tp_shared_destroy(shared);
     dm_tp_mem_unmap(tp, mem);
-    free(all);
     dm_tp_destroy(tp);
     dm_boot_destroy(boot, 1);
     return 0;

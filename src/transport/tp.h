@@ -136,6 +136,28 @@ dm_status_t dm_tp_rkey_unpack(dm_tp_t *tp, int peer, const void *buf, size_t len
 void dm_tp_rkey_destroy(dm_tp_rkey_t *rkey);
 
 /*
+ * Every rank's registered region, known to every rank. Collective: each rank
+ * passes its own region (all ranks must call it, in the same order as other
+ * collectives). Afterwards any rank reaches any other's region by its base
+ * address and remote key without more messages. Keys are unpacked on first
+ * use per peer, so sharing opens no endpoint by itself. Errors: those of
+ * the allgather (DM_ERR_PEER_FAILED), DM_ERR_NO_MEMORY, DM_ERR_TRANSPORT.
+ */
+typedef struct dm_tp_shared dm_tp_shared_t;
+
+dm_status_t dm_tp_mem_share(dm_tp_t *tp, const dm_tp_mem_t *mem, dm_tp_shared_t **shared_p);
+
+/*
+ * peer's region: base address, length and the key to use with
+ * dm_tp_put/get towards peer (owned by sh; valid until dm_tp_shared_destroy).
+ * Thread-safe.
+ */
+dm_status_t dm_tp_shared_lookup(dm_tp_t *tp, dm_tp_shared_t *sh, int peer, uint64_t *base_p,
+                                size_t *len_p, dm_tp_rkey_t **rkey_p);
+
+void dm_tp_shared_destroy(dm_tp_shared_t *sh);
+
+/*
  * RMA. put: returns when src may be reused (local completion; remote
  * visibility needs a flush). get: returns when the data is in dst.
  * The _nbi forms only start the operation: src must stay unchanged and dst

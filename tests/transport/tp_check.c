@@ -266,26 +266,27 @@ static void run_rma(void)
 static void run_barrier(void)
 {
     dm_tp_mem_t *mem;
-    rkey_msg_t mine, *all = calloc((size_t)g_n, sizeof(rkey_msg_t));
+    dm_tp_shared_t *sh;
     dm_tp_rkey_t **rk = calloc((size_t)g_n, sizeof(*rk));
+    uint64_t *base = calloc((size_t)g_n, sizeof(*base));
     volatile uint64_t *slots;
     unsigned seed = 99u + (unsigned)g_rank;
-    void *packed;
-    size_t packed_len;
+    size_t len;
 
     CHECK_OK(dm_tp_mem_map(g_tp, NULL, 4096, 0, &mem));
     slots = dm_tp_mem_addr(mem);
     memset((void *)slots, 0, 4096);
-    CHECK_OK(dm_tp_mem_pack(g_tp, mem, &packed, &packed_len));
-    memset(&mine, 0, sizeof(mine));
-    mine.base = (uint64_t)(uintptr_t)slots;
-    mine.len = (uint32_t)packed_len;
-    memcpy(mine.key, packed, packed_len);
-    dm_tp_rkey_buffer_release(packed);
-    CHECK_OK(dm_tp_allgather(g_tp, &mine, all, sizeof(mine)));
+    /* the shared-region helper: one collective, keys unpacked on first use */
+    CHECK_OK(dm_tp_mem_share(g_tp, mem, &sh));
+    CHECK(dm_tp_num_endpoints(g_tp) <= g_n, "sharing opened %d endpoints",
+          dm_tp_num_endpoints(g_tp));
     for (int r = 0; r < g_n; r++) {
-        CHECK_OK(dm_tp_rkey_unpack(g_tp, r, all[r].key, all[r].len, &rk[r]));
+        CHECK_OK(dm_tp_shared_lookup(g_tp, sh, r, &base[r], &len, &rk[r]));
+        CHECK(len >= 4096, "rank %d shares %zu bytes", r, len);
     }
+    CHECK(base[g_rank] == (uint64_t)(uintptr_t)slots, "my own base is wrong");
+    CHECK(dm_tp_shared_lookup(g_tp, sh, g_n, &base[0], &len, &rk[0]) == DM_ERR_INVALID_PARAM,
+          "lookup of rank n accepted");
     /*
      * Epoch e: write e into my slot at every rank (flushed), sleep a random
      * time, barrier. After the barrier every slot at every rank must hold e:
@@ -293,7 +294,7 @@ static void run_barrier(void)
      */
     for (uint64_t e = 1; e <= 40; e++) {
         for (int r = 0; r < g_n; r++) {
-            CHECK_OK(dm_tp_put(g_tp, r, &e, sizeof(e), all[r].base + 8 * (uint64_t)g_rank, rk[r]));
+            CHECK_OK(dm_tp_put(g_tp, r, &e, sizeof(e), base[r] + 8 * (uint64_t)g_rank, rk[r]));
         }
         CHECK_OK(dm_tp_flush(g_tp, -1));
         usleep((useconds_t)(rand_r(&seed) % 5000) * (g_rank == (int)(e % (uint64_t)g_n) ? 4 : 1));
@@ -304,13 +305,11 @@ static void run_barrier(void)
         }
         CHECK_OK(dm_tp_barrier(g_tp)); /* nobody writes e+1 before everyone checked e */
     }
-    for (int r = 0; r < g_n; r++) {
-        dm_tp_rkey_destroy(rk[r]);
-    }
     CHECK_OK(dm_tp_barrier(g_tp));
+    dm_tp_shared_destroy(sh); /* owns the keys */
     dm_tp_mem_unmap(g_tp, mem);
     free(rk);
-    free(all);
+    free(base);
 }
 
 /* ---------------------------------------------------------------- */
