@@ -47,6 +47,8 @@ typedef struct dm_coll {
     uint32_t        seq;   /* sequence number of the next collective (caller side only) */
 } dm_coll_t;
 
+#define DM_TP_BIGBUF_SLOTS 4          /* large-message buffers kept for reuse */
+#define DM_TP_BIGBUF_MAX   (64u << 20) /* larger ones are freed, not cached */
 #define DM_TP_HOST_ID_LEN 64 /* bytes of host identity before the address in the store */
 
 struct dm_tp {
@@ -79,6 +81,8 @@ struct dm_tp {
     pthread_mutex_t desc_lock;
     void           *desc_free;    /* free list of dm_tp_desc_t */
     void           *desc_chunks;  /* every chunk allocated, freed at destroy */
+    void           *bigbuf[DM_TP_BIGBUF_SLOTS];     /* cached large buffers (desc_lock) */
+    size_t          bigbuf_cap[DM_TP_BIGBUF_SLOTS];
 
     /* progress hand-off between application threads and the progress thread */
     atomic_int      app_waiters;       /* application threads inside a wait */
