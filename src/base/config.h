@@ -50,7 +50,10 @@
       "How long a blocking operation waits on a silent peer before it fails with "            \
       "DM_ERR_PEER_FAILED. A peer that dies is usually reported much sooner.")                \
     X(PROGRESS_THREAD, progress_thread, BOOL, "yes", "",                                      \
-      "Run a progress thread that serves peers' requests while the application computes.")
+      "Run a progress thread that serves peers' requests while the application computes.")   \
+    X(GAS_SIZE, gas_size, SIZE, "64G", "",                                                    \
+      "Size of the global address space every rank reserves at the same virtual address "     \
+      "(address space only; may exceed the node's memory).")
 
 typedef enum dm_config_type {
     DM_CONFIG_INT,
