@@ -5,7 +5,7 @@
 set -euo pipefail
 
 DM_PACKAGES=(meson ninja-build gcc clang pkg-config libucx-dev ucx-utils libpmix-dev
-             openmpi-bin libopenmpi-dev iproute2 valgrind)
+             openmpi-bin libopenmpi-dev iproute2 valgrind spin patch)
 
 dm_missing=()
 for p in "${DM_PACKAGES[@]}"; do
