@@ -35,7 +35,8 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}
 [ -f tests/lsan.supp ] && export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 meson test -C build-asan --num-processes 1 --print-errorlogs \
-    --suite base --suite boot --suite tools --suite transport --suite core || rc=1
+    --suite base --suite boot --suite tools --suite transport --suite core \
+    --suite coherence --suite dsm || rc=1
 read -r p2 f2 s2 < <(summary build-asan)
 
 echo "suite: $p1 passed, $f1 failed, $s1 skipped (build)"
