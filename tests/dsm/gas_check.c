@@ -16,25 +16,12 @@
 #include "coll.h"
 #include "config.h"
 #include "gas.h"
+#include "rank_check.h"
 #include "tp.h"
 
 extern char **environ;
 static int g_rank;
 
-#define CHECK(cond, ...)                                                          \
-    do {                                                                          \
-        if (!(cond)) {                                                            \
-            fprintf(stderr, "gas_check rank %d: %s:%d: ", g_rank, __FILE__, __LINE__); \
-            fprintf(stderr, __VA_ARGS__);                                         \
-            fprintf(stderr, "\n");                                                \
-            exit(1);                                                              \
-        }                                                                         \
-    } while (0)
-#define CHECK_OK(expr)                                                            \
-    do {                                                                          \
-        dm_status_t st_ = (expr);                                                 \
-        CHECK(st_ == DM_OK, "%s -> %s: %s", #expr, dm_status_name(st_), dm_last_error()); \
-    } while (0)
 
 /* The protection of the mapping that contains addr, from /proc/self/maps. */
 static int maps_prot(uintptr_t addr, char prot[5])

@@ -29,28 +29,12 @@
 #include "boot.h"
 #include "coll.h"
 #include "config.h"
+#include "rank_check.h"
 #include "tp.h"
 #include "util.h"
 
 extern char **environ;
 
-#define CHECK(cond, ...)                                                      \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "tp_check rank %d: %s:%d: ", g_rank, __FILE__,    \
-                    __LINE__);                                                \
-            fprintf(stderr, __VA_ARGS__);                                     \
-            fprintf(stderr, "\n");                                            \
-            exit(1);                                                          \
-        }                                                                     \
-    } while (0)
-
-#define CHECK_OK(expr)                                                        \
-    do {                                                                      \
-        dm_status_t st_ = (expr);                                             \
-        CHECK(st_ == DM_OK, "%s -> %s: %s", #expr, dm_status_name(st_),       \
-              dm_last_error());                                               \
-    } while (0)
 
 static int g_rank, g_n;
 static dm_tp_t *g_tp;
