@@ -343,6 +343,24 @@ static void dm_coh_finish(dm_coh_dir_t *dir)
     dir->acks_left = 0;
 }
 
+/* Makes src the page's only writer and sends it the page. */
+static void dm_coh_grant_m(dm_coh_dir_t *dir, int32_t src, dm_coh_emit_t emit, void *ctx)
+{
+    dir->state = DM_COH_H_M;
+    dir->owner = src;
+    dm_coh_send(emit, ctx, DM_COH_DATA_M, src, 1);
+}
+
+/* Opens a transaction for req that waits for the owner's data (RECALL_S or RECALL_I). */
+static void dm_coh_recall(dm_coh_dir_t *dir, dm_coh_req_t req, dm_coh_msg_type_t recall,
+                          dm_coh_emit_t emit, void *ctx)
+{
+    dir->busy = 1;
+    dir->cur = req;
+    dir->wait_from = dir->owner;
+    dm_coh_send(emit, ctx, recall, dir->owner, 0);
+}
+
 /*
  * Starts serving a request (pre: not busy). Returns DM_ERR_NO_MEMORY with
  * nothing changed, or DM_ERR_PROTOCOL for a request that cannot come from
@@ -372,10 +390,7 @@ static dm_status_t dm_coh_home_serve(dm_coh_dir_t *dir, dm_coh_req_t req, dm_coh
             if (dm_coh_sharers_reserve(&dir->sharers, 2) != 0) {
                 return DM_ERR_NO_MEMORY;
             }
-            dir->busy = 1;
-            dir->cur = req;
-            dir->wait_from = dir->owner;
-            dm_coh_send(emit, ctx, DM_COH_RECALL_S, dir->owner, 0);
+            dm_coh_recall(dir, req, DM_COH_RECALL_S, emit, ctx);
             return DM_OK;
         }
         return DM_ERR_PROTOCOL;
@@ -384,16 +399,12 @@ static dm_status_t dm_coh_home_serve(dm_coh_dir_t *dir, dm_coh_req_t req, dm_coh
     /* GETM */
     switch (dir->state) {
     case DM_COH_H_U:
-        dir->state = DM_COH_H_M;
-        dir->owner = req.src;
-        dm_coh_send(emit, ctx, DM_COH_DATA_M, req.src, 1);
+        dm_coh_grant_m(dir, req.src, emit, ctx);
         return DM_OK;
     case DM_COH_H_S:
         dm_coh_sharers_remove(&dir->sharers, req.src);
         if (dir->sharers.count == 0) {
-            dir->state = DM_COH_H_M;
-            dir->owner = req.src;
-            dm_coh_send(emit, ctx, DM_COH_DATA_M, req.src, 1);
+            dm_coh_grant_m(dir, req.src, emit, ctx);
             return DM_OK;
         }
         dir->busy = 1;
@@ -408,10 +419,7 @@ static dm_status_t dm_coh_home_serve(dm_coh_dir_t *dir, dm_coh_req_t req, dm_coh
         if (dir->owner == req.src) {
             return DM_ERR_PROTOCOL;
         }
-        dir->busy = 1;
-        dir->cur = req;
-        dir->wait_from = dir->owner;
-        dm_coh_send(emit, ctx, DM_COH_RECALL_I, dir->owner, 0);
+        dm_coh_recall(dir, req, DM_COH_RECALL_I, emit, ctx);
         return DM_OK;
     }
     return DM_ERR_PROTOCOL;
@@ -442,7 +450,6 @@ dm_status_t dm_coh_home_msg(dm_coh_dir_t *dir, dm_coh_msg_type_t msg, int src,
                             dm_coh_emit_t emit, void *ctx)
 {
     dm_coh_req_t req = { .type = msg, .src = src };
-    dm_status_t st;
 
     switch (msg) {
     case DM_COH_GETS:
@@ -464,9 +471,7 @@ dm_status_t dm_coh_home_msg(dm_coh_dir_t *dir, dm_coh_msg_type_t msg, int src,
         if (--dir->acks_left > 0) {
             return DM_OK;
         }
-        dir->state = DM_COH_H_M;
-        dir->owner = dir->cur.src;
-        dm_coh_send(emit, ctx, DM_COH_DATA_M, dir->cur.src, 1);
+        dm_coh_grant_m(dir, dir->cur.src, emit, ctx);
         dm_coh_finish(dir);
         return dm_coh_home_drain(dir, emit, ctx);
 
@@ -484,13 +489,10 @@ dm_status_t dm_coh_home_msg(dm_coh_dir_t *dir, dm_coh_msg_type_t msg, int src,
             dm_coh_sharers_add(&dir->sharers, dir->cur.src);
             dm_coh_send(emit, ctx, DM_COH_DATA_S, dir->cur.src, 1);
         } else {
-            dir->state = DM_COH_H_M;
-            dir->owner = dir->cur.src;
-            dm_coh_send(emit, ctx, DM_COH_DATA_M, dir->cur.src, 1);
+            dm_coh_grant_m(dir, dir->cur.src, emit, ctx);
         }
         dm_coh_finish(dir);
-        st = dm_coh_home_drain(dir, emit, ctx);
-        return st;
+        return dm_coh_home_drain(dir, emit, ctx);
 
     case DM_COH_PUTM:
         if (dir->busy && dir->wait_from == src) {
