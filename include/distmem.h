@@ -78,11 +78,91 @@ DM_API int dm_rank(void);
 DM_API int dm_nranks(void);
 
 /*
- * Collective barrier across all ranks, logarithmic depth. Returns DM_OK, or
+ * Collective barrier across all ranks, logarithmic depth. Every write to
+ * distmem memory made before the barrier is visible to every read after
+ * it, in every rank. Returns DM_OK, or
  * DM_ERR_PEER_FAILED when a rank failed (within DISTMEM_PEER_TIMEOUT),
  * DM_ERR_NOT_INITIALIZED before dm_init.
  */
 DM_API dm_status_t dm_barrier(void);
+
+
+/* ------------------------------------------------------------------ */
+/* Coherent shared memory                                               */
+/*
+ * Memory from dm_alloc and dm_malloc lies in one global address space,
+ * reserved at the same virtual address in every process
+ * (DISTMEM_GAS_SIZE bytes). Ordinary loads and stores on it are kept
+ * coherent page by page with a single-writer/multiple-reader protocol.
+ *
+ * Guarantee (docs/memory-model.md):
+ *   - data-race-free programs (conflicting accesses ordered by dm_barrier
+ *     or dm_lock/dm_unlock) are sequentially consistent;
+ *   - when each process runs one thread, volatile loads and stores to
+ *     distmem memory are sequentially consistent even when they race.
+ * Fresh memory reads as zero.
+ *
+ * A fault on a page whose home rank has failed cannot return an error:
+ * the process prints which page and which rank, and ends with SIGBUS
+ * (as a mapped file that lost its backing does). An access to distmem's
+ * address range outside any allocation ends with SIGSEGV and a message
+ * naming the address.
+ */
+
+/*
+ * Collective: every rank calls it with the same size, in the same order as
+ * the other collective calls; it returns the same address in every rank.
+ * Pages are spread over the ranks as homes (block-cyclic,
+ * DISTMEM_HOME_BLOCK pages per block). Returns NULL on failure, with
+ * dm_last_status(): DM_ERR_NOT_INITIALIZED, DM_ERR_INVALID_PARAM (0 bytes,
+ * or ranks asked for different sizes), DM_ERR_NO_MEMORY (the collective
+ * part of the address space is full), DM_ERR_PEER_FAILED.
+ */
+DM_API void *dm_alloc(size_t bytes);
+
+/*
+ * Collective: releases memory from dm_alloc (every rank passes the same
+ * pointer). NULL is ignored. Another pointer is reported on stderr and
+ * ignored (nothing is freed).
+ */
+DM_API void dm_free(void *p);
+
+/*
+ * Non-collective: memory from the calling rank's part of the global heap,
+ * 16-byte aligned; the pointer is valid in every process, and its pages
+ * are homed at the calling rank. Returns NULL with dm_last_status() on
+ * failure (DM_ERR_INVALID_PARAM for 0 bytes, DM_ERR_NO_MEMORY).
+ */
+DM_API void *dm_malloc(size_t bytes);
+
+/*
+ * Releases memory from dm_malloc; any rank may release any rank's block.
+ * NULL is ignored; a pointer dm_malloc did not return is reported on
+ * stderr and ignored.
+ */
+DM_API void dm_mfree(void *p);
+
+/*
+ * The home rank of the page holding p, or -1 when p is not distmem memory
+ * (or before dm_init).
+ */
+DM_API int dm_home(const void *p);
+
+/*
+ * Global locks. dm_lock_create is collective (same order on every rank)
+ * and returns a handle naming the same lock in every rank. dm_lock waits
+ * until this thread holds the lock (FIFO among ranks); everything written
+ * by the previous holder before its dm_unlock is visible afterwards.
+ * Errors: DM_ERR_INVALID_PARAM (NULL lock, unlock without holding it),
+ * DM_ERR_NOT_INITIALIZED, DM_ERR_PEER_FAILED (a rank failed while waiting).
+ * dm_lock_destroy is collective; the lock must be free.
+ */
+typedef struct dm_lock dm_lock_t;
+
+DM_API dm_lock_t *dm_lock_create(void);
+DM_API dm_status_t dm_lock(dm_lock_t *lock);
+DM_API dm_status_t dm_unlock(dm_lock_t *lock);
+DM_API void dm_lock_destroy(dm_lock_t *lock);
 
 #ifdef __cplusplus
 }

@@ -74,6 +74,13 @@ DM_API const char *dm_status_name(dm_status_t status);
  */
 DM_API const char *dm_last_error(void);
 
+/*
+ * The status of the last error this thread saw inside distmem, for calls
+ * that return a pointer (dm_alloc, dm_malloc, dm_lock_create); DM_OK when
+ * none since the last successful call that clears it.
+ */
+DM_API dm_status_t dm_last_status(void);
+
 /* Transient errors are the ones worth retrying. */
 static inline int dm_status_is_transient(dm_status_t s) { return s <= -20 && s > -40; }
 

@@ -13,6 +13,7 @@
 
 /* Detail of the most recent error on this thread; "" when none. */
 static _Thread_local char dm_error_detail[512];
+static _Thread_local dm_status_t dm_error_code;
 
 const char *dm_status_string(dm_status_t status)
 {
@@ -39,6 +40,11 @@ const char *dm_last_error(void)
     return dm_error_detail;
 }
 
+dm_status_t dm_last_status(void)
+{
+    return dm_error_code;
+}
+
 dm_status_t dm_error_set(dm_status_t status, const char *fmt, ...)
 {
     va_list ap;
@@ -46,6 +52,7 @@ dm_status_t dm_error_set(dm_status_t status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(dm_error_detail, sizeof(dm_error_detail), fmt, ap);
     va_end(ap);
+    dm_error_code = status;
     dm_log(DM_LOG_DEBUG, "%s: %s", dm_status_name(status), dm_error_detail);
     return status;
 }
@@ -53,4 +60,5 @@ dm_status_t dm_error_set(dm_status_t status, const char *fmt, ...)
 void dm_error_clear(void)
 {
     dm_error_detail[0] = '\0';
+    dm_error_code = DM_OK;
 }
