@@ -128,3 +128,57 @@ DM_API dm_status_t dm_barrier(void)
     }
     return dm_tp_barrier(dm_ctx.tp);
 }
+
+/* Placeholders while src/dsm's runtime is written (issue #3). */
+DM_API void *dm_alloc(size_t bytes)
+{
+    (void)bytes;
+    dm_error_set(DM_ERR_UNSUPPORTED, "dm_alloc: not built yet");
+    return NULL;
+}
+
+DM_API void dm_free(void *p)
+{
+    (void)p;
+}
+
+DM_API void *dm_malloc(size_t bytes)
+{
+    (void)bytes;
+    dm_error_set(DM_ERR_UNSUPPORTED, "dm_malloc: not built yet");
+    return NULL;
+}
+
+DM_API void dm_mfree(void *p)
+{
+    (void)p;
+}
+
+DM_API int dm_home(const void *p)
+{
+    (void)p;
+    return -1;
+}
+
+DM_API dm_lock_t *dm_lock_create(void)
+{
+    dm_error_set(DM_ERR_UNSUPPORTED, "dm_lock_create: not built yet");
+    return NULL;
+}
+
+DM_API dm_status_t dm_lock(dm_lock_t *lock)
+{
+    (void)lock;
+    return dm_error_set(DM_ERR_UNSUPPORTED, "dm_lock: not built yet");
+}
+
+DM_API dm_status_t dm_unlock(dm_lock_t *lock)
+{
+    (void)lock;
+    return dm_error_set(DM_ERR_UNSUPPORTED, "dm_unlock: not built yet");
+}
+
+DM_API void dm_lock_destroy(dm_lock_t *lock)
+{
+    (void)lock;
+}
