@@ -53,7 +53,12 @@
       "Run a progress thread that serves peers' requests while the application computes.")   \
     X(GAS_SIZE, gas_size, SIZE, "64G", "",                                                    \
       "Size of the global address space every rank reserves at the same virtual address "     \
-      "(address space only; may exceed the node's memory).")
+      "(address space only; may exceed the node's memory).")                                 \
+    X(HOME_BLOCK, home_block, INT, "1", "1..1048576",                                         \
+      "Pages per block of the block-cyclic home placement of dm_alloc memory: page i of the " \
+      "collective area is homed at rank (i / HOME_BLOCK) mod NRANKS.")                        \
+    X(PREFETCH, prefetch, INT, "8", "0..64",                                                  \
+      "Pages read ahead when a thread's read faults walk memory sequentially (0: off).")
 
 typedef enum dm_config_type {
     DM_CONFIG_INT,

@@ -6,11 +6,14 @@
  * (the release store of `initialized` publishes it).
  */
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "coll.h"
 #include "distmem.h"
+#include "dsm.h"
+#include "lock.h"
 #include "log.h"
 #include "status.h"
 #include "tp.h"
@@ -23,6 +26,8 @@ typedef struct dm_ctx {
     dm_config_t cfg;
     dm_boot_t  *boot;
     dm_tp_t    *tp;
+    dm_lock_svc_t *locks;
+    dm_dsm_t   *dsm;
 } dm_ctx_t;
 
 static dm_ctx_t dm_ctx;
@@ -71,11 +76,24 @@ DM_API dm_status_t dm_init(const dm_init_params_t *params)
     if (st != DM_OK) {
         goto err_tp;
     }
+    /* the lock handler is registered before the runtime's collective barrier */
+    st = dm_lock_svc_create(dm_ctx.tp, &dm_ctx.locks);
+    if (st != DM_OK) {
+        goto err_tp;
+    }
+    st = dm_dsm_create(dm_ctx.tp, &dm_ctx.cfg, &dm_ctx.dsm);
+    if (st != DM_OK) {
+        goto err_locks;
+    }
     DM_INFO("joined: rank %d of %d, bootstrap %s", dm_ctx.boot->rank, dm_ctx.boot->nranks,
             dm_ctx.boot->ops->name);
     atomic_store_explicit(&dm_ctx.initialized, 1, memory_order_release);
     return DM_OK;
 
+err_locks:
+    /* a collective step failed: peers may still talk to us; the transport is closed by force */
+    dm_lock_svc_destroy(dm_ctx.locks);
+    dm_ctx.locks = NULL;
 err_tp:
     dm_tp_destroy(dm_ctx.tp);
     dm_ctx.tp = NULL;
@@ -94,13 +112,23 @@ DM_API dm_status_t dm_finalize(void)
     if (!atomic_load(&dm_ctx.initialized)) {
         return DM_OK;
     }
-    /* The barrier makes sure no peer still sends to us when we close. */
-    st = dm_tp_barrier(dm_ctx.tp);
+    /*
+     * No request of ours in flight (a prefetch), then the barrier: after it
+     * no peer sends to us any more, so the runtime can go.
+     */
+    st = dm_dsm_quiesce(dm_ctx.dsm);
+    if (st == DM_OK) {
+        st = dm_tp_barrier(dm_ctx.tp);
+    }
     if (st != DM_OK) {
         DM_INFO("dm_finalize: final barrier failed: %s", dm_last_error());
     }
     atomic_store(&dm_ctx.initialized, 0);
     dm_ctx.finalized = 1;
+    dm_dsm_destroy(dm_ctx.dsm);
+    dm_ctx.dsm = NULL;
+    dm_lock_svc_destroy(dm_ctx.locks);
+    dm_ctx.locks = NULL;
     dm_tp_destroy(dm_ctx.tp);
     dm_ctx.tp = NULL;
     /* This rank exits normally even when a peer failed: say goodbye. */
@@ -121,64 +149,119 @@ DM_API int dm_nranks(void)
                                                                            : 0;
 }
 
+/*
+ * The page protocol keeps memory sequentially consistent by itself
+ * (dsm.c), so a barrier only has to keep the compiler and the CPU from
+ * moving accesses across it.
+ */
 DM_API dm_status_t dm_barrier(void)
 {
+    dm_status_t st;
+
     if (!atomic_load_explicit(&dm_ctx.initialized, memory_order_acquire)) {
         return dm_error_set(DM_ERR_NOT_INITIALIZED, "dm_barrier before dm_init");
     }
-    return dm_tp_barrier(dm_ctx.tp);
+    atomic_thread_fence(memory_order_seq_cst);
+    st = dm_tp_barrier(dm_ctx.tp);
+    atomic_thread_fence(memory_order_seq_cst);
+    return st;
 }
 
-/* Placeholders while src/dsm's runtime is written (issue #3). */
+static int dm_api_ready(const char *what)
+{
+    dm_error_clear();
+    if (!atomic_load_explicit(&dm_ctx.initialized, memory_order_acquire)) {
+        dm_error_set(DM_ERR_NOT_INITIALIZED, "%s before dm_init", what);
+        return 0;
+    }
+    return 1;
+}
+
 DM_API void *dm_alloc(size_t bytes)
 {
-    (void)bytes;
-    dm_error_set(DM_ERR_UNSUPPORTED, "dm_alloc: not built yet");
-    return NULL;
+    void *p = NULL;
+
+    if (!dm_api_ready("dm_alloc") || dm_dsm_alloc(dm_ctx.dsm, bytes, &p) != DM_OK) {
+        return NULL;
+    }
+    return p;
 }
 
 DM_API void dm_free(void *p)
 {
-    (void)p;
+    if (p == NULL || !dm_api_ready("dm_free")) {
+        return;
+    }
+    if (dm_dsm_free(dm_ctx.dsm, p) != DM_OK) {
+        fprintf(stderr, "distmem: rank %d: dm_free: %s\n", dm_rank(), dm_last_error());
+    }
 }
 
 DM_API void *dm_malloc(size_t bytes)
 {
-    (void)bytes;
-    dm_error_set(DM_ERR_UNSUPPORTED, "dm_malloc: not built yet");
-    return NULL;
+    void *p = NULL;
+
+    if (!dm_api_ready("dm_malloc") || dm_dsm_malloc(dm_ctx.dsm, bytes, &p) != DM_OK) {
+        return NULL;
+    }
+    return p;
 }
 
 DM_API void dm_mfree(void *p)
 {
-    (void)p;
+    if (p == NULL || !dm_api_ready("dm_mfree")) {
+        return;
+    }
+    if (dm_dsm_mfree(dm_ctx.dsm, p) != DM_OK) {
+        fprintf(stderr, "distmem: rank %d: dm_mfree: %s\n", dm_rank(), dm_last_error());
+    }
 }
 
 DM_API int dm_home(const void *p)
 {
-    (void)p;
-    return -1;
+    if (!atomic_load_explicit(&dm_ctx.initialized, memory_order_acquire)) {
+        return -1;
+    }
+    return dm_dsm_home(dm_ctx.dsm, p);
 }
 
 DM_API dm_lock_t *dm_lock_create(void)
 {
-    dm_error_set(DM_ERR_UNSUPPORTED, "dm_lock_create: not built yet");
-    return NULL;
+    dm_dsm_lock_t *l = NULL;
+
+    if (!dm_api_ready("dm_lock_create") || dm_lock_svc_new(dm_ctx.locks, &l) != DM_OK) {
+        return NULL;
+    }
+    return l;
 }
 
 DM_API dm_status_t dm_lock(dm_lock_t *lock)
 {
-    (void)lock;
-    return dm_error_set(DM_ERR_UNSUPPORTED, "dm_lock: not built yet");
+    if (!dm_api_ready("dm_lock")) {
+        return DM_ERR_NOT_INITIALIZED;
+    }
+    if (lock == NULL) {
+        return dm_error_set(DM_ERR_INVALID_PARAM, "dm_lock(NULL)");
+    }
+    return dm_lock_svc_acquire(dm_ctx.locks, lock);
 }
 
 DM_API dm_status_t dm_unlock(dm_lock_t *lock)
 {
-    (void)lock;
-    return dm_error_set(DM_ERR_UNSUPPORTED, "dm_unlock: not built yet");
+    if (!dm_api_ready("dm_unlock")) {
+        return DM_ERR_NOT_INITIALIZED;
+    }
+    if (lock == NULL) {
+        return dm_error_set(DM_ERR_INVALID_PARAM, "dm_unlock(NULL)");
+    }
+    return dm_lock_svc_release(dm_ctx.locks, lock);
 }
 
 DM_API void dm_lock_destroy(dm_lock_t *lock)
 {
-    (void)lock;
+    if (lock == NULL || !dm_api_ready("dm_lock_destroy")) {
+        return;
+    }
+    dm_lock_svc_delete(dm_ctx.locks, lock);
 }
+

@@ -560,6 +560,48 @@ dm_status_t dm_tp_wait_flag(dm_tp_t *tp, const volatile int *flag, int peer)
 }
 
 /* Completion callback of every descriptor-tracked send, put, get and flush. */
+dm_status_t dm_tp_wait_until(dm_tp_t *tp, int (*cond)(void *arg), void *arg)
+{
+    unsigned spins = 0;
+    dm_status_t st = DM_OK;
+
+    dm_tp_wait_enter(tp);
+    while (!cond(arg)) {
+        dm_tp_progress(tp);
+        if (DM_UNLIKELY((++spins & 255) == 0)) {
+            dm_tp_check_boot(tp);
+        }
+        if (DM_UNLIKELY(atomic_load_explicit(&tp->nfailed, memory_order_relaxed) > 0)) {
+            int r;
+
+            for (r = 0; r < tp->nranks; r++) {
+                if (dm_tp_peer_failed(tp, r)) {
+                    st = dm_tp_peer_error(tp, r);
+                    break;
+                }
+            }
+            break;
+        }
+    }
+    dm_tp_wait_leave(tp);
+    return st;
+}
+
+void dm_tp_serial_enter(dm_tp_t *tp)
+{
+    dm_tp_lock(tp);
+}
+
+void dm_tp_serial_leave(dm_tp_t *tp)
+{
+    dm_tp_unlock(tp);
+}
+
+int dm_tp_nfailed(dm_tp_t *tp)
+{
+    return atomic_load_explicit(&tp->nfailed, memory_order_relaxed);
+}
+
 static void dm_tp_req_cb(void *req, ucs_status_t status, void *user_data)
 {
     dm_tp_desc_t *d = user_data;

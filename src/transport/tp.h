@@ -197,6 +197,28 @@ int dm_tp_progress(dm_tp_t *tp);
  */
 dm_status_t dm_tp_wait_flag(dm_tp_t *tp, const volatile int *flag, int peer);
 
+/*
+ * Waits until cond(arg) returns nonzero, progressing meanwhile (cond is
+ * evaluated without any transport lock). Ends with DM_ERR_PEER_FAILED as
+ * soon as any peer of the job has failed: a wait on the job's shared state
+ * cannot tell which peer it depends on. No timeout otherwise (a lock may be
+ * held, or a page used, for as long as the application likes).
+ */
+dm_status_t dm_tp_wait_until(dm_tp_t *tp, int (*cond)(void *arg), void *arg);
+
+/*
+ * The lock active-message handlers run under (recursive). Between enter and
+ * leave no handler runs in any thread, so state that handlers change can be
+ * changed here too without another lock, and messages posted here leave in
+ * the order they were posted relative to those posted by handlers. Must not
+ * be held while waiting for a message.
+ */
+void dm_tp_serial_enter(dm_tp_t *tp);
+void dm_tp_serial_leave(dm_tp_t *tp);
+
+/* Number of peers marked failed so far (0 in a healthy job). */
+int dm_tp_nfailed(dm_tp_t *tp);
+
 /* Nonzero when peer has been marked failed. */
 int dm_tp_peer_failed(dm_tp_t *tp, int peer);
 

@@ -1,0 +1,1211 @@
+/*
+ * The coherent shared memory runtime.
+ *
+ * THE ESSAY
+ *
+ * Memory. The global address space (gas.c) is one private anonymous
+ * mapping at the same address in every rank, registered with userfaultfd
+ * for missing and write-protect faults in SIGBUS mode. A node's copy of a
+ * page is in the state the protocol (coh.c) gives it, and the mapping
+ * enforces it without splitting the mapping (no mprotect per page, so
+ * vm.max_map_count never limits the data size; decision record 0002):
+ *     I    page not present          any access raises SIGBUS
+ *     S    present, write-protected  a write raises SIGBUS
+ *     M    present, writable         no fault
+ * Only allocations are readable/writable in the VMA sense; the rest of the
+ * range stays PROT_NONE, so a stray access is an ordinary SIGSEGV.
+ * Home memory, the copy a home keeps of its pages while nobody owns them,
+ * is a second private mapping (home_mem) at the same offsets, touched only
+ * for pages homed here.
+ *
+ * Who runs the protocol. Every event (a local fault, a message) runs under
+ * the transport's serial lock, the lock active-message handlers already
+ * run under (tp.h). So the protocol state of every page (node state,
+ * mapping, directory entry) changes in one total order per process, and
+ * messages leave in the order the state machine emitted them: the
+ * per-pair FIFO that coh.c assumes holds, because UCX keeps per-endpoint
+ * order and nobody reorders sends after they are emitted. The cost is that
+ * threads of one process do not handle faults in parallel (future work:
+ * per-page locks plus an ordered outbox).
+ *
+ * The faulting thread handles its own fault (SIGBUS handler): it feeds
+ * READ or WRITE into the state machine, sends the request, and then
+ * progresses the transport itself until the page's state permits its
+ * access. It never allocates. Its messages to this rank's own home (the
+ * home rank also caches its pages like any node) do not go through the
+ * network: they enter a FIFO that is drained, in order, before the serial
+ * lock is released. A message to self with data needs no copy: the node's
+ * copy is written into home memory when sent (home memory is stale while a
+ * node owns the page, so nobody reads it before the home handles the
+ * message), and the home's data is read from home memory when handled.
+ *
+ * Executing actions (dm_dsm_emit):
+ *   SEND     to another rank: dm_tp_am_post; the page travels as the
+ *            payload (one message per page, never a diff);
+ *   PROTECT  NONE: write-protect first if writable (the TLB shootdown that
+ *            drains store buffers), snapshot the page if a write-back
+ *            follows, then MADV_DONTNEED; READ: write-protect; WRITE: lift
+ *            the write protection;
+ *   INSTALL  remembered, then done by the PROTECT that follows as one
+ *            UFFDIO_COPY with the final protection (no thread ever sees a
+ *            half-copied page). In SM_D (upgrade) the read-only copy is
+ *            the current data already: only the protection changes.
+ *   STORE    copy the message's page into home memory;
+ *   STALL, WAKE  the faulting thread polls the state, nothing to do.
+ *
+ * Forward progress (the rule of coh.c: a woken access runs before another
+ * message for the page is handled). A thread whose page arrives returns
+ * from the handler at once; the progress thread serves messages only after
+ * no application thread has progressed for 200 us (tp.h), so with one
+ * thread per process the retried instruction runs first. With several
+ * threads, another thread progressing could hand the page away in the
+ * window; safety is unaffected.
+ *
+ * Barriers and locks need no extra work for coherence: every write is
+ * performed on the only writable copy, and every other copy was revoked
+ * before that copy was granted; so the protocol is sequentially
+ * consistent by itself (docs/memory-model.md), and a barrier or lock
+ * hand-off only has to be a fence.
+ *
+ * A failure the faulting thread cannot report (its home died, a protocol
+ * error) ends the process: a message naming the page and the cause, then
+ * SIGBUS, as for a mapped file whose backing vanished.
+ */
+#include "dsm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "coh.h"
+#include "coll.h"
+#include "gas.h"
+#include "heap.h"
+#include "log.h"
+#include "place.h"
+#include "status.h"
+
+/* What the local mapping of a page really grants (coh's protection, as built). */
+enum { DM_DSM_MAP_NONE = 0, DM_DSM_MAP_RO, DM_DSM_MAP_RW };
+
+typedef struct dm_dsm_page {
+    _Atomic uint8_t state; /* dm_coh_state_t; written under the serial lock, polled by waiters */
+    uint8_t         map;   /* DM_DSM_MAP_*; serial lock */
+} dm_dsm_page_t;
+
+/* A directory entry of a page homed here; listed so destroy finds them all. */
+typedef struct dm_dsm_dirent {
+    dm_coh_dir_t           dir;
+    struct dm_dsm_dirent  *prev, *next;
+} dm_dsm_dirent_t;
+
+/* Protocol message header; the page's data, when it travels, is the payload. */
+typedef struct dm_dsm_hdr {
+    uint8_t  type;   /* dm_coh_msg_type_t */
+    uint8_t  pad[7];
+    uint64_t page;   /* page number from the base of the address space */
+} dm_dsm_hdr_t;
+
+typedef struct dm_dsm_self_msg {
+    uint8_t  type;
+    uint64_t page;
+} dm_dsm_self_msg_t;
+
+typedef struct dm_dsm_region {
+    uint64_t first, npages;
+} dm_dsm_region_t;
+
+#define DM_DSM_SELF_QUEUE 1024 /* cascades are a few messages deep */
+
+struct dm_dsm {
+    dm_tp_t          *tp;
+    int               rank, nranks;
+    size_t            page_size;
+    unsigned          page_shift;
+    dm_gas_t          gas;
+    dm_place_t        place;
+    int               prefetch;
+    int               uffd;
+    unsigned char    *home_mem; /* gas.size bytes, NORESERVE */
+    dm_dsm_page_t    *pages;    /* [npages], NORESERVE, zero = I/unmapped */
+    dm_dsm_dirent_t **dirs;     /* [npages], NORESERVE, NULL = H_U and never asked */
+    size_t            meta_bytes, dirs_bytes;
+    dm_dsm_dirent_t  *dir_list;
+
+    /* serial lock */
+    unsigned char    *scratch;      /* snapshot of a page revoked from M */
+    uint64_t          scratch_page; /* which page scratch holds; UINT64_MAX none */
+    dm_dsm_self_msg_t self_q[DM_DSM_SELF_QUEUE];
+    unsigned          self_head, self_len;
+    dm_dsm_region_t  *regions; /* dm_alloc regions, sorted by first */
+    size_t            nregions, regions_cap;
+    atomic_int        ntransient; /* pages of this node in a transient state */
+    _Atomic(const char *) broken; /* set once: the runtime cannot go on (reason) */
+    char              broken_buf[256];
+
+    pthread_mutex_t   heap_lock;
+    dm_heap_t         heap;
+
+    atomic_uint_fast64_t st_read, st_write, st_prefetch, st_sent, st_self;
+};
+
+/* The runtime the signal handlers serve (one per process). */
+static _Atomic(dm_dsm_t *) dm_dsm_current;
+static struct sigaction dm_dsm_old_bus, dm_dsm_old_segv;
+
+/* Sequential-read detection for prefetch, per thread. */
+static _Thread_local uint64_t dm_dsm_seq_lo, dm_dsm_seq_hi;
+
+static inline unsigned char *dm_dsm_app_page(const dm_dsm_t *d, uint64_t page)
+{
+    return (unsigned char *)d->gas.base + (page << d->page_shift);
+}
+
+static inline unsigned char *dm_dsm_home_page(const dm_dsm_t *d, uint64_t page)
+{
+    return d->home_mem + (page << d->page_shift);
+}
+
+static inline int dm_dsm_state_allows(dm_coh_state_t s, int write)
+{
+    return write ? s == DM_COH_M : dm_coh_state_prot(s) != DM_COH_PROT_NONE;
+}
+
+static inline int dm_dsm_msg_has_data(dm_coh_msg_type_t m)
+{
+    return m == DM_COH_PUTM || m == DM_COH_RECALL_DATA || m == DM_COH_DATA_S ||
+           m == DM_COH_DATA_M;
+}
+
+static inline int dm_dsm_msg_to_home(dm_coh_msg_type_t m)
+{
+    return m == DM_COH_GETS || m == DM_COH_GETM || m == DM_COH_PUTM || m == DM_COH_INV_ACK ||
+           m == DM_COH_RECALL_DATA;
+}
+
+/* Marks the runtime unusable (first reason wins). pre: serial lock. */
+static void dm_dsm_break(dm_dsm_t *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void dm_dsm_break(dm_dsm_t *d, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (atomic_load(&d->broken) != NULL) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(d->broken_buf, sizeof(d->broken_buf), fmt, ap);
+    va_end(ap);
+    DM_ERROR("shared memory runtime stopped: %s", d->broken_buf);
+    atomic_store(&d->broken, d->broken_buf);
+}
+
+/* ------------------------------------------------------------------ */
+/* userfaultfd operations                                               */
+
+static int dm_dsm_uffd_wp(dm_dsm_t *d, uint64_t page, int on)
+{
+    struct uffdio_writeprotect wp;
+
+    wp.range.start = (uintptr_t)dm_dsm_app_page(d, page);
+    wp.range.len = d->page_size;
+    wp.mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0;
+    while (ioctl(d->uffd, UFFDIO_WRITEPROTECT, &wp) != 0) {
+        if (errno != EAGAIN) {
+            dm_dsm_break(d, "write protection of page %llu: %s", (unsigned long long)page,
+                         strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int dm_dsm_uffd_copy(dm_dsm_t *d, uint64_t page, const void *src, int wp)
+{
+    struct uffdio_copy c;
+
+    c.dst = (uintptr_t)dm_dsm_app_page(d, page);
+    c.src = (uintptr_t)src;
+    c.len = d->page_size;
+    c.mode = wp ? UFFDIO_COPY_MODE_WP : 0;
+    c.copy = 0;
+    while (ioctl(d->uffd, UFFDIO_COPY, &c) != 0) {
+        if (errno != EAGAIN) {
+            dm_dsm_break(d, "installing page %llu: %s", (unsigned long long)page,
+                         strerror(errno));
+            return -1;
+        }
+        c.copy = 0;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* executing the state machine's actions                                */
+
+typedef struct dm_dsm_exec {
+    dm_dsm_t   *d;
+    uint64_t    page;
+    int         src;     /* sender of the message handled; -1 for a local event */
+    const void *data;    /* its page data; NULL when none or when sent by this rank */
+    const void *install; /* pending INSTALL source */
+    int         stall;
+} dm_dsm_exec_t;
+
+static void dm_dsm_self_push(dm_dsm_t *d, dm_coh_msg_type_t type, uint64_t page)
+{
+    dm_dsm_self_msg_t *m;
+
+    if (d->self_len == DM_DSM_SELF_QUEUE) {
+        dm_dsm_break(d, "message queue to self overflowed (%u)", DM_DSM_SELF_QUEUE);
+        return;
+    }
+    m = &d->self_q[(d->self_head + d->self_len) % DM_DSM_SELF_QUEUE];
+    m->type = (uint8_t)type;
+    m->page = page;
+    d->self_len++;
+}
+
+static void dm_dsm_send(dm_dsm_exec_t *x, const dm_coh_action_t *a)
+{
+    dm_dsm_t *d = x->d;
+    dm_dsm_hdr_t h;
+    const void *payload = NULL;
+    size_t len = 0;
+    dm_status_t st;
+
+    if (a->with_data) {
+        if (a->msg == DM_COH_RECALL_DATA || a->msg == DM_COH_PUTM) {
+            /* the node's copy: still mapped (revoked to read-only) or snapshotted */
+            if (d->pages[x->page].map != DM_DSM_MAP_NONE) {
+                payload = dm_dsm_app_page(d, x->page);
+            } else if (d->scratch_page == x->page) {
+                payload = d->scratch;
+            } else {
+                dm_dsm_break(d, "no copy of page %llu to send", (unsigned long long)x->page);
+                return;
+            }
+            if (a->dst == d->rank) {
+                memcpy(dm_dsm_home_page(d, x->page), payload, d->page_size);
+                payload = NULL;
+            }
+        } else if (a->dst != d->rank) {
+            payload = dm_dsm_home_page(d, x->page);
+        }
+        len = payload != NULL ? d->page_size : 0;
+    }
+    if (a->dst == d->rank) {
+        dm_dsm_self_push(d, a->msg, x->page);
+        atomic_fetch_add_explicit(&d->st_self, 1, memory_order_relaxed);
+        return;
+    }
+    memset(&h, 0, sizeof(h));
+    h.type = (uint8_t)a->msg;
+    h.page = x->page;
+    st = dm_tp_am_post(d->tp, a->dst, DM_DSM_AM_PROTO, &h, sizeof(h), payload, len);
+    if (st != DM_OK) {
+        /* the peer is marked failed: every waiter sees it and ends */
+        DM_ERROR("page %llu: %s to rank %d lost: %s", (unsigned long long)x->page,
+                 dm_coh_msg_name(a->msg), a->dst, dm_last_error());
+        if (!dm_tp_peer_failed(d->tp, a->dst)) {
+            dm_tp_peer_fail(d->tp, a->dst, "a protocol message could not be sent");
+        }
+        return;
+    }
+    atomic_fetch_add_explicit(&d->st_sent, 1, memory_order_relaxed);
+}
+
+static void dm_dsm_protect(dm_dsm_exec_t *x, dm_coh_prot_t prot)
+{
+    dm_dsm_t *d = x->d;
+    dm_dsm_page_t *pg = &d->pages[x->page];
+
+    if (x->install != NULL) {
+        const void *src = x->install;
+
+        x->install = NULL;
+        if (pg->map == DM_DSM_MAP_NONE) {
+            if (dm_dsm_uffd_copy(d, x->page, src, prot != DM_COH_PROT_WRITE) == 0) {
+                pg->map = prot == DM_COH_PROT_WRITE ? DM_DSM_MAP_RW : DM_DSM_MAP_RO;
+            }
+            return;
+        }
+        /* an upgrade (SM_D): our read-only copy is the current data */
+    }
+    switch (prot) {
+    case DM_COH_PROT_NONE:
+        if (pg->map == DM_DSM_MAP_RW) {
+            if (dm_dsm_uffd_wp(d, x->page, 1) != 0) {
+                return;
+            }
+            memcpy(d->scratch, dm_dsm_app_page(d, x->page), d->page_size);
+            d->scratch_page = x->page;
+        }
+        if (pg->map != DM_DSM_MAP_NONE) {
+            if (madvise(dm_dsm_app_page(d, x->page), d->page_size, MADV_DONTNEED) != 0) {
+                dm_dsm_break(d, "dropping page %llu: %s", (unsigned long long)x->page,
+                             strerror(errno));
+                return;
+            }
+            pg->map = DM_DSM_MAP_NONE;
+        }
+        break;
+    case DM_COH_PROT_READ:
+        if (pg->map == DM_DSM_MAP_RW && dm_dsm_uffd_wp(d, x->page, 1) == 0) {
+            pg->map = DM_DSM_MAP_RO;
+        }
+        break;
+    case DM_COH_PROT_WRITE:
+        if (pg->map == DM_DSM_MAP_RO && dm_dsm_uffd_wp(d, x->page, 0) == 0) {
+            pg->map = DM_DSM_MAP_RW;
+        }
+        break;
+    }
+}
+
+static void dm_dsm_emit(void *arg, const dm_coh_action_t *a)
+{
+    dm_dsm_exec_t *x = arg;
+    dm_dsm_t *d = x->d;
+
+    switch (a->type) {
+    case DM_COH_ACT_SEND:
+        dm_dsm_send(x, a);
+        break;
+    case DM_COH_ACT_PROTECT:
+        dm_dsm_protect(x, a->prot);
+        break;
+    case DM_COH_ACT_INSTALL:
+        x->install = x->data != NULL ? x->data : dm_dsm_home_page(d, x->page);
+        break;
+    case DM_COH_ACT_STORE:
+        if (x->data != NULL) {
+            memcpy(dm_dsm_home_page(d, x->page), x->data, d->page_size);
+        } /* else: sent by this rank, stored when sent */
+        break;
+    case DM_COH_ACT_STALL:
+        x->stall = 1;
+        break;
+    case DM_COH_ACT_WAKE:
+        break; /* waiters poll the page's state */
+    }
+}
+
+/* Node-side state change with the transient-page count kept. pre: serial lock. */
+static void dm_dsm_set_state(dm_dsm_t *d, uint64_t page, dm_coh_state_t old, dm_coh_state_t s)
+{
+    if (dm_coh_state_stable(old) != dm_coh_state_stable(s)) {
+        atomic_fetch_add(&d->ntransient, dm_coh_state_stable(s) ? -1 : 1);
+    }
+    atomic_store_explicit(&d->pages[page].state, (uint8_t)s, memory_order_release);
+}
+
+static dm_coh_dir_t *dm_dsm_dir(dm_dsm_t *d, uint64_t page)
+{
+    dm_dsm_dirent_t *e = d->dirs[page];
+
+    if (e == NULL) {
+        e = malloc(sizeof(*e));
+        if (e == NULL) {
+            return NULL;
+        }
+        dm_coh_dir_init(&e->dir);
+        e->prev = NULL;
+        e->next = d->dir_list;
+        if (d->dir_list != NULL) {
+            d->dir_list->prev = e;
+        }
+        d->dir_list = e;
+        d->dirs[page] = e;
+    }
+    return &e->dir;
+}
+
+static void dm_dsm_dir_drop(dm_dsm_t *d, uint64_t page)
+{
+    dm_dsm_dirent_t *e = d->dirs[page];
+
+    if (e == NULL) {
+        return;
+    }
+    if (e->prev != NULL) {
+        e->prev->next = e->next;
+    } else {
+        d->dir_list = e->next;
+    }
+    if (e->next != NULL) {
+        e->next->prev = e->prev;
+    }
+    dm_coh_dir_cleanup(&e->dir);
+    free(e);
+    d->dirs[page] = NULL;
+}
+
+/*
+ * One protocol message, from src (this rank for the self queue). data is
+ * the page payload, or NULL. pre: serial lock.
+ */
+static void dm_dsm_dispatch(dm_dsm_t *d, int src, dm_coh_msg_type_t type, uint64_t page,
+                            const void *data)
+{
+    dm_dsm_exec_t x = { .d = d, .page = page, .src = src, .data = data };
+    int home = dm_place_home(&d->place, page);
+    dm_status_t st;
+
+    if (dm_dsm_msg_to_home(type)) {
+        dm_coh_dir_t *dir;
+
+        if (home != d->rank) {
+            st = DM_ERR_PROTOCOL;
+            goto bad;
+        }
+        dir = dm_dsm_dir(d, page);
+        if (dir == NULL) {
+            dm_dsm_break(d, "no memory for the directory entry of page %llu",
+                         (unsigned long long)page);
+            return;
+        }
+        st = dm_coh_home_msg(dir, type, src, dm_dsm_emit, &x);
+    } else {
+        dm_coh_state_t old = (dm_coh_state_t)atomic_load(&d->pages[page].state), s = old;
+
+        if (src != home) {
+            st = DM_ERR_PROTOCOL;
+            goto bad;
+        }
+        st = dm_coh_node_msg(&s, type, home, dm_dsm_emit, &x);
+        if (st == DM_OK) {
+            dm_dsm_set_state(d, page, old, s);
+        }
+    }
+    if (st == DM_OK) {
+        return;
+    }
+    if (st == DM_ERR_NO_MEMORY) {
+        dm_dsm_break(d, "no memory at the home of page %llu", (unsigned long long)page);
+        return;
+    }
+bad:
+    if (src == d->rank) {
+        dm_dsm_break(d, "protocol error: %s for page %llu from this rank in state %s",
+                     dm_coh_msg_name(type), (unsigned long long)page,
+                     dm_coh_state_name((dm_coh_state_t)d->pages[page].state));
+    } else {
+        char reason[160];
+
+        snprintf(reason, sizeof(reason), "protocol error: unexpected %s for page %llu",
+                 dm_coh_msg_name(type), (unsigned long long)page);
+        DM_ERROR("rank %d: %s", src, reason);
+        dm_tp_peer_fail(d->tp, src, reason);
+    }
+}
+
+/* Handles every message this rank sent itself. pre: serial lock. */
+static void dm_dsm_drain(dm_dsm_t *d)
+{
+    while (d->self_len > 0) {
+        dm_dsm_self_msg_t m = d->self_q[d->self_head];
+
+        d->self_head = (d->self_head + 1) % DM_DSM_SELF_QUEUE;
+        d->self_len--;
+        dm_dsm_dispatch(d, d->rank, (dm_coh_msg_type_t)m.type, m.page, NULL);
+    }
+}
+
+static void dm_dsm_on_proto(void *arg, int src, const void *hdr, size_t hdr_len,
+                            const void *data, size_t len)
+{
+    dm_dsm_t *d = arg;
+    dm_dsm_hdr_t h;
+    char reason[160];
+
+    if (hdr_len != sizeof(h)) {
+        snprintf(reason, sizeof(reason), "malformed protocol message (%zu-byte header)", hdr_len);
+        goto bad;
+    }
+    memcpy(&h, hdr, sizeof(h));
+    if (h.type < DM_COH_GETS || h.type >= DM_COH_NMSG || h.page >= d->place.npages ||
+        dm_place_home(&d->place, h.page) < 0) {
+        snprintf(reason, sizeof(reason), "malformed protocol message (type %u, page %llu)",
+                 h.type, (unsigned long long)h.page);
+        goto bad;
+    }
+    if (len != (dm_dsm_msg_has_data((dm_coh_msg_type_t)h.type) ? d->page_size : 0)) {
+        snprintf(reason, sizeof(reason), "malformed protocol message (%s with %zu bytes)",
+                 dm_coh_msg_name((dm_coh_msg_type_t)h.type), len);
+        goto bad;
+    }
+    dm_dsm_dispatch(d, src, (dm_coh_msg_type_t)h.type, h.page, len ? data : NULL);
+    dm_dsm_drain(d);
+    return;
+bad:
+    DM_ERROR("rank %d: %s", src, reason);
+    dm_tp_peer_fail(d->tp, src, reason);
+}
+
+/* ------------------------------------------------------------------ */
+/* the fault path                                                       */
+
+/* The end of the allocation holding page (exclusive), or page + 1. pre: serial lock. */
+static uint64_t dm_dsm_alloc_end(const dm_dsm_t *d, uint64_t page)
+{
+    size_t lo = 0, hi = d->nregions;
+
+    if (page >= d->place.coll_pages) {
+        int r = dm_place_home(&d->place, page);
+
+        return r < 0 ? page + 1 : dm_place_heap_first(&d->place, r) + d->place.heap_pages;
+    }
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+
+        if (d->regions[mid].first + d->regions[mid].npages <= page) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if (lo < d->nregions && d->regions[lo].first <= page) {
+        return d->regions[lo].first + d->regions[lo].npages;
+    }
+    return page + 1;
+}
+
+/* Feeds a local event for page into the state machine. pre: serial lock, state stable. */
+static void dm_dsm_local(dm_dsm_t *d, uint64_t page, dm_coh_local_t ev)
+{
+    dm_dsm_exec_t x = { .d = d, .page = page, .src = -1 };
+    dm_coh_state_t old = (dm_coh_state_t)atomic_load(&d->pages[page].state), s = old;
+
+    if (dm_coh_node_local(&s, ev, dm_place_home(&d->place, page), dm_dsm_emit, &x) != DM_OK) {
+        dm_dsm_break(d, "local %s in state %s of page %llu", ev == DM_COH_WRITE ? "write" : "read",
+                     dm_coh_state_name(old), (unsigned long long)page);
+        return;
+    }
+    dm_dsm_set_state(d, page, old, s);
+}
+
+/* Asks for the pages after page when this thread's read faults walk forward. */
+static void dm_dsm_prefetch(dm_dsm_t *d, uint64_t page)
+{
+    uint64_t q, end;
+    int seq = page >= dm_dsm_seq_lo && page <= dm_dsm_seq_hi;
+
+    dm_dsm_seq_lo = page + 1;
+    dm_dsm_seq_hi = page + 1 + (uint64_t)d->prefetch;
+    if (!seq || d->prefetch == 0) {
+        return;
+    }
+    end = dm_dsm_alloc_end(d, page);
+    for (q = page + 1; q < end && q <= page + (uint64_t)d->prefetch; q++) {
+        if (atomic_load_explicit(&d->pages[q].state, memory_order_relaxed) == DM_COH_I) {
+            dm_dsm_local(d, q, DM_COH_READ);
+            atomic_fetch_add_explicit(&d->st_prefetch, 1, memory_order_relaxed);
+        }
+    }
+}
+
+typedef struct dm_dsm_waiter {
+    dm_dsm_t *d;
+    uint64_t  page;
+    int       write;
+} dm_dsm_waiter_t;
+
+static int dm_dsm_fault_done(void *arg)
+{
+    dm_dsm_waiter_t *w = arg;
+    dm_coh_state_t s = (dm_coh_state_t)atomic_load_explicit(&w->d->pages[w->page].state,
+                                                            memory_order_acquire);
+
+    return dm_dsm_state_allows(s, w->write) || dm_coh_state_stable(s) ||
+           atomic_load_explicit(&w->d->broken, memory_order_relaxed) != NULL;
+}
+
+/* Prints why an access cannot complete and lets the retried access die of SIGBUS. */
+static void dm_dsm_fault_fatal(dm_dsm_t *d, uint64_t page, const char *why)
+{
+    char msg[512];
+    int n;
+
+    n = snprintf(msg, sizeof(msg),
+                 "distmem: rank %d: access to %p (page homed at rank %d) cannot complete: %s\n",
+                 d->rank, (void *)dm_dsm_app_page(d, page), dm_place_home(&d->place, page), why);
+    if (n > 0) {
+        ssize_t w = write(STDERR_FILENO, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg));
+
+        (void)w;
+    }
+    signal(SIGBUS, SIG_DFL);
+}
+
+/*
+ * Makes page accessible for a read or a write by this thread. Returns 0,
+ * or -1 when it cannot (the caller lets the process die). Runs in the
+ * SIGBUS handler of the faulting thread; never allocates.
+ */
+static int dm_dsm_fault(dm_dsm_t *d, uint64_t page, int write)
+{
+    dm_dsm_waiter_t w = { .d = d, .page = page, .write = write };
+    dm_coh_state_t s;
+    const char *broken;
+    dm_status_t st;
+
+    for (;;) {
+        dm_tp_serial_enter(d->tp);
+        s = (dm_coh_state_t)atomic_load(&d->pages[page].state);
+        if (dm_dsm_state_allows(s, write)) {
+            dm_tp_serial_leave(d->tp);
+            return 0;
+        }
+        if (dm_coh_state_stable(s)) {
+            atomic_fetch_add_explicit(write ? &d->st_write : &d->st_read, 1,
+                                      memory_order_relaxed);
+            dm_dsm_local(d, page, write ? DM_COH_WRITE : DM_COH_READ);
+            if (!write && s == DM_COH_I) {
+                dm_dsm_prefetch(d, page);
+            }
+            dm_dsm_drain(d);
+        }
+        dm_tp_serial_leave(d->tp);
+        st = dm_tp_wait_until(d->tp, dm_dsm_fault_done, &w);
+        broken = atomic_load(&d->broken);
+        if (broken != NULL) {
+            dm_dsm_fault_fatal(d, page, broken);
+            return -1;
+        }
+        if (st != DM_OK) {
+            dm_dsm_fault_fatal(d, page, dm_last_error());
+            return -1;
+        }
+    }
+}
+
+/* Calls (or reinstates) the handler that was there before ours. */
+static void dm_dsm_chain(int sig, siginfo_t *si, void *uc, const struct sigaction *old)
+{
+    if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction != NULL) {
+        old->sa_sigaction(sig, si, uc);
+    } else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+        old->sa_handler(sig);
+    } else {
+        /* default: reinstate it; the access repeats and the signal takes its course */
+        signal(sig, SIG_DFL);
+    }
+}
+
+static void dm_dsm_on_sigbus(int sig, siginfo_t *si, void *ucv)
+{
+    dm_dsm_t *d = atomic_load(&dm_dsm_current);
+    int saved = errno, write;
+    uintptr_t a = (uintptr_t)si->si_addr;
+    uint64_t page;
+
+    if (d == NULL || !dm_gas_contains(&d->gas, si->si_addr, 1)) {
+        dm_dsm_chain(sig, si, ucv, &dm_dsm_old_bus);
+        return;
+    }
+    page = (a - d->gas.base) >> d->page_shift;
+#if defined(__x86_64__)
+    /* page-fault error code: bit 1 = write access */
+    write = (((ucontext_t *)ucv)->uc_mcontext.gregs[REG_ERR] & 2) != 0;
+#else
+    /* a fault on a present (write-protected) page is a write; otherwise read first */
+    write = d->pages[page].map == DM_DSM_MAP_RO;
+#endif
+    dm_dsm_fault(d, page, write);
+    errno = saved;
+}
+
+static void dm_dsm_on_sigsegv(int sig, siginfo_t *si, void *ucv)
+{
+    dm_dsm_t *d = atomic_load(&dm_dsm_current);
+    char msg[256];
+    int n;
+
+    if (d == NULL || !dm_gas_contains(&d->gas, si->si_addr, 1)) {
+        dm_dsm_chain(sig, si, ucv, &dm_dsm_old_segv);
+        return;
+    }
+    n = snprintf(msg, sizeof(msg),
+                 "distmem: rank %d: segmentation fault at %p: inside distmem's address space "
+                 "[%p, %p) but outside any allocation\n",
+                 d->rank, si->si_addr, (void *)d->gas.base, (void *)(d->gas.base + d->gas.size));
+    if (n > 0) {
+        ssize_t w = write(STDERR_FILENO, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg));
+
+        (void)w;
+    }
+    signal(SIGSEGV, SIG_DFL);
+}
+
+/* ------------------------------------------------------------------ */
+/* lifecycle                                                            */
+
+static void *dm_dsm_map_meta(size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void dm_dsm_on_heap(void *arg, int src, const void *hdr, size_t hdr_len,
+                           const void *data, size_t len);
+
+/* Opens userfaultfd for SIGBUS-mode missing and write-protect faults. */
+static dm_status_t dm_dsm_uffd_open(int *fd_p)
+{
+    struct uffdio_api api;
+    int fd;
+
+    fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0 && (errno == EPERM || errno == EACCES)) {
+#ifdef UFFD_USER_MODE_ONLY
+        fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+#endif
+    }
+    if (fd < 0) {
+        return dm_error_set(DM_ERR_UNSUPPORTED,
+                            "userfaultfd: %s (distmem handles page faults with it; allow it with "
+                            "`sysctl vm.unprivileged_userfaultfd=1` or run with CAP_SYS_PTRACE)",
+                            strerror(errno));
+    }
+    memset(&api, 0, sizeof(api));
+    api.api = UFFD_API;
+    api.features = UFFD_FEATURE_SIGBUS | UFFD_FEATURE_PAGEFAULT_FLAG_WP;
+    if (ioctl(fd, UFFDIO_API, &api) != 0) {
+        int e = errno;
+
+        close(fd);
+        return dm_error_set(DM_ERR_UNSUPPORTED,
+                            "userfaultfd without SIGBUS mode or write protection (%s); "
+                            "distmem needs Linux 5.7 or later",
+                            strerror(e));
+    }
+    *fd_p = fd;
+    return DM_OK;
+}
+
+dm_status_t dm_dsm_create(dm_tp_t *tp, const dm_config_t *cfg, dm_dsm_t **dsm_p)
+{
+    struct uffdio_register reg;
+    struct sigaction sa;
+    dm_dsm_t *d, *expected = NULL;
+    uint64_t heap_first;
+    dm_status_t st;
+
+    d = calloc(1, sizeof(*d));
+    if (d == NULL) {
+        return dm_error_set(DM_ERR_NO_MEMORY, "shared memory runtime");
+    }
+    d->tp = tp;
+    d->rank = dm_tp_rank(tp);
+    d->nranks = dm_tp_nranks(tp);
+    d->page_size = (size_t)sysconf(_SC_PAGESIZE);
+    d->page_shift = (unsigned)__builtin_ctzl(d->page_size);
+    d->prefetch = (int)cfg->prefetch;
+    d->uffd = -1;
+    d->scratch_page = UINT64_MAX;
+    pthread_mutex_init(&d->heap_lock, NULL);
+
+    /* Opened before the collective reservation: every rank fails alike, quickly. */
+    st = dm_dsm_uffd_open(&d->uffd);
+    if (st != DM_OK) {
+        goto err_free;
+    }
+    st = dm_gas_reserve(tp, cfg->gas_size, &d->gas);
+    if (st != DM_OK) {
+        goto err_uffd;
+    }
+    dm_place_init(&d->place, d->gas.size >> d->page_shift, (uint64_t)cfg->home_block, d->nranks);
+    if (d->place.heap_pages == 0) {
+        st = dm_error_set(DM_ERR_CONFIG, "DISTMEM_GAS_SIZE of %zu bytes is too small for %d ranks",
+                          d->gas.size, d->nranks);
+        goto err_gas;
+    }
+    dm_heap_init(&d->heap, d->place.heap_pages << d->page_shift);
+    /* uffd installs 4 KiB pages; a transparent huge page would hide faults */
+    madvise((void *)d->gas.base, d->gas.size, MADV_NOHUGEPAGE);
+    memset(&reg, 0, sizeof(reg));
+    reg.range.start = d->gas.base;
+    reg.range.len = d->gas.size;
+    reg.mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP;
+    if (ioctl(d->uffd, UFFDIO_REGISTER, &reg) != 0 ||
+        !(reg.ioctls & (1ull << _UFFDIO_COPY)) || !(reg.ioctls & (1ull << _UFFDIO_WRITEPROTECT))) {
+        st = dm_error_set(DM_ERR_UNSUPPORTED,
+                          "userfaultfd cannot watch anonymous memory for missing and "
+                          "write-protect faults here (%s)",
+                          strerror(errno));
+        goto err_gas;
+    }
+    heap_first = dm_place_heap_first(&d->place, 0);
+    if (mprotect((void *)(d->gas.base + (heap_first << d->page_shift)),
+                 (size_t)(d->place.heap_pages * (uint64_t)d->nranks) << d->page_shift,
+                 PROT_READ | PROT_WRITE) != 0) {
+        st = dm_error_set(DM_ERR_NO_MEMORY, "opening the global heap: %s", strerror(errno));
+        goto err_gas;
+    }
+    d->meta_bytes = (size_t)d->place.npages * sizeof(dm_dsm_page_t);
+    d->dirs_bytes = (size_t)d->place.npages * sizeof(dm_dsm_dirent_t *);
+    d->home_mem = dm_dsm_map_meta(d->gas.size);
+    d->pages = dm_dsm_map_meta(d->meta_bytes);
+    d->dirs = dm_dsm_map_meta(d->dirs_bytes);
+    d->scratch = aligned_alloc(d->page_size, d->page_size);
+    if (d->home_mem == NULL || d->pages == NULL || d->dirs == NULL || d->scratch == NULL) {
+        st = dm_error_set(DM_ERR_NO_MEMORY, "home memory and page tables for %zu bytes",
+                          d->gas.size);
+        goto err_maps;
+    }
+    if (!atomic_compare_exchange_strong(&dm_dsm_current, &expected, d)) {
+        st = dm_error_set(DM_ERR_EXISTS, "a shared memory runtime exists in this process");
+        goto err_maps;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = dm_dsm_on_sigbus;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, &dm_dsm_old_bus);
+    sa.sa_sigaction = dm_dsm_on_sigsegv;
+    sigaction(SIGSEGV, &sa, &dm_dsm_old_segv);
+
+    if ((st = dm_tp_am_register(tp, DM_DSM_AM_PROTO, dm_dsm_on_proto, d)) != DM_OK ||
+        (st = dm_tp_am_register(tp, DM_DSM_AM_HEAP, dm_dsm_on_heap, d)) != DM_OK) {
+        goto err_signals;
+    }
+    /* every rank's handlers are in place before anyone faults */
+    st = dm_tp_barrier(tp);
+    if (st != DM_OK) {
+        goto err_signals;
+    }
+    DM_DEBUG("shared memory: %zu bytes at %#lx, %llu pages per heap, home block %ld",
+             d->gas.size, (unsigned long)d->gas.base, (unsigned long long)d->place.heap_pages,
+             cfg->home_block);
+    *dsm_p = d;
+    return DM_OK;
+
+err_signals:
+    sigaction(SIGBUS, &dm_dsm_old_bus, NULL);
+    sigaction(SIGSEGV, &dm_dsm_old_segv, NULL);
+    atomic_store(&dm_dsm_current, NULL);
+err_maps:
+    free(d->scratch);
+    if (d->home_mem != NULL) {
+        munmap(d->home_mem, d->gas.size);
+    }
+    if (d->pages != NULL) {
+        munmap(d->pages, d->meta_bytes);
+    }
+    if (d->dirs != NULL) {
+        munmap(d->dirs, d->dirs_bytes);
+    }
+    dm_heap_cleanup(&d->heap);
+err_gas:
+    dm_gas_release(&d->gas);
+err_uffd:
+    close(d->uffd);
+err_free:
+    pthread_mutex_destroy(&d->heap_lock);
+    free(d);
+    return st;
+}
+
+void dm_dsm_destroy(dm_dsm_t *d)
+{
+    dm_dsm_dirent_t *e, *next;
+
+    if (d == NULL) {
+        return;
+    }
+    sigaction(SIGBUS, &dm_dsm_old_bus, NULL);
+    sigaction(SIGSEGV, &dm_dsm_old_segv, NULL);
+    atomic_store(&dm_dsm_current, NULL);
+    for (e = d->dir_list; e != NULL; e = next) {
+        next = e->next;
+        dm_coh_dir_cleanup(&e->dir);
+        free(e);
+    }
+    close(d->uffd);
+    dm_gas_release(&d->gas);
+    munmap(d->home_mem, d->gas.size == 0 ? 1 : (size_t)d->place.npages << d->page_shift);
+    munmap(d->pages, d->meta_bytes);
+    munmap(d->dirs, d->dirs_bytes);
+    free(d->scratch);
+    free(d->regions);
+    dm_heap_cleanup(&d->heap);
+    pthread_mutex_destroy(&d->heap_lock);
+    free(d);
+}
+
+dm_tp_t *dm_dsm_tp(dm_dsm_t *d)
+{
+    return d->tp;
+}
+
+void dm_dsm_stats(dm_dsm_t *d, dm_dsm_stats_t *s)
+{
+    s->read_faults = atomic_load(&d->st_read);
+    s->write_faults = atomic_load(&d->st_write);
+    s->prefetches = atomic_load(&d->st_prefetch);
+    s->msgs_sent = atomic_load(&d->st_sent);
+    s->msgs_self = atomic_load(&d->st_self);
+}
+
+int dm_dsm_home(const dm_dsm_t *d, const void *p)
+{
+    if (d == NULL || !dm_gas_contains(&d->gas, p, 1)) {
+        return -1;
+    }
+    return dm_place_home(&d->place, ((uintptr_t)p - d->gas.base) >> d->page_shift);
+}
+
+/* ------------------------------------------------------------------ */
+/* collective allocation                                                */
+
+/* First fit among the gaps between regions. pre: serial lock. */
+static int dm_dsm_region_find(const dm_dsm_t *d, uint64_t npages, uint64_t *first_p, size_t *pos_p)
+{
+    uint64_t at = 0;
+    size_t i;
+
+    for (i = 0; i <= d->nregions; i++) {
+        uint64_t end = i < d->nregions ? d->regions[i].first : d->place.coll_pages;
+
+        if (end - at >= npages) {
+            *first_p = at;
+            *pos_p = i;
+            return 0;
+        }
+        if (i < d->nregions) {
+            at = d->regions[i].first + d->regions[i].npages;
+        }
+    }
+    return -1;
+}
+
+dm_status_t dm_dsm_alloc(dm_dsm_t *d, size_t bytes, void **ptr_p)
+{
+    uint64_t mine = bytes, *all, npages, first = 0;
+    size_t pos = 0;
+    dm_status_t st;
+    int r;
+
+    all = malloc(sizeof(*all) * (size_t)d->nranks);
+    if (all == NULL) {
+        return dm_error_set(DM_ERR_NO_MEMORY, "dm_alloc");
+    }
+    /* collective: everyone learns what everyone asked for */
+    st = dm_tp_allgather(d->tp, &mine, all, sizeof(mine));
+    if (st != DM_OK) {
+        free(all);
+        return st;
+    }
+    for (r = 0; r < d->nranks; r++) {
+        if (all[r] != mine) {
+            st = dm_error_set(DM_ERR_INVALID_PARAM,
+                              "dm_alloc is collective: rank %d asked for %llu bytes, rank %d "
+                              "for %llu",
+                              d->rank, (unsigned long long)mine, r, (unsigned long long)all[r]);
+            free(all);
+            return st;
+        }
+    }
+    free(all);
+    if (bytes == 0) {
+        return dm_error_set(DM_ERR_INVALID_PARAM, "dm_alloc of 0 bytes");
+    }
+    npages = (bytes + d->page_size - 1) >> d->page_shift;
+    dm_tp_serial_enter(d->tp);
+    if (dm_dsm_region_find(d, npages, &first, &pos) != 0) {
+        dm_tp_serial_leave(d->tp);
+        return dm_error_set(DM_ERR_NO_MEMORY,
+                            "dm_alloc of %zu bytes: the collective area (%llu bytes, half of "
+                            "DISTMEM_GAS_SIZE) has no free range that large",
+                            bytes, (unsigned long long)(d->place.coll_pages << d->page_shift));
+    }
+    if (d->nregions == d->regions_cap) {
+        size_t cap = d->regions_cap ? d->regions_cap * 2 : 16;
+        dm_dsm_region_t *nr = realloc(d->regions, cap * sizeof(*nr));
+
+        if (nr == NULL) {
+            dm_tp_serial_leave(d->tp);
+            return dm_error_set(DM_ERR_NO_MEMORY, "dm_alloc: region table");
+        }
+        d->regions = nr;
+        d->regions_cap = cap;
+    }
+    if (mprotect(dm_dsm_app_page(d, first), (size_t)npages << d->page_shift,
+                 PROT_READ | PROT_WRITE) != 0) {
+        st = dm_error_set(DM_ERR_NO_MEMORY, "dm_alloc: opening %llu pages: %s",
+                          (unsigned long long)npages, strerror(errno));
+        dm_tp_serial_leave(d->tp);
+        return st;
+    }
+    memmove(&d->regions[pos + 1], &d->regions[pos], (d->nregions - pos) * sizeof(*d->regions));
+    d->regions[pos].first = first;
+    d->regions[pos].npages = npages;
+    d->nregions++;
+    dm_tp_serial_leave(d->tp);
+    *ptr_p = dm_dsm_app_page(d, first);
+    return DM_OK;
+}
+
+static int dm_dsm_quiet(void *arg)
+{
+    dm_dsm_t *d = arg;
+
+    return atomic_load(&d->ntransient) == 0 || atomic_load(&d->broken) != NULL;
+}
+
+dm_status_t dm_dsm_quiesce(dm_dsm_t *d)
+{
+    if (d == NULL) {
+        return DM_OK;
+    }
+    return dm_tp_wait_until(d->tp, dm_dsm_quiet, d);
+}
+
+dm_status_t dm_dsm_free(dm_dsm_t *d, void *ptr)
+{
+    uint64_t page, q, mine = (uint64_t)(uintptr_t)ptr, *all;
+    dm_dsm_region_t reg;
+    dm_status_t st;
+    size_t i;
+    int r, found = -1;
+
+    all = malloc(sizeof(*all) * (size_t)d->nranks);
+    if (all == NULL) {
+        return dm_error_set(DM_ERR_NO_MEMORY, "dm_free");
+    }
+    st = dm_tp_allgather(d->tp, &mine, all, sizeof(mine));
+    for (r = 0; st == DM_OK && r < d->nranks; r++) {
+        if (all[r] != mine) {
+            st = dm_error_set(DM_ERR_INVALID_PARAM,
+                              "dm_free is collective: rank %d frees %p, rank %d %p", d->rank, ptr,
+                              r, (void *)(uintptr_t)all[r]);
+        }
+    }
+    free(all);
+    if (st != DM_OK) {
+        return st;
+    }
+    if (dm_gas_contains(&d->gas, ptr, 1) &&
+        ((uintptr_t)ptr - d->gas.base) % d->page_size == 0) {
+        page = ((uintptr_t)ptr - d->gas.base) >> d->page_shift;
+        dm_tp_serial_enter(d->tp);
+        for (i = 0; i < d->nregions; i++) {
+            if (d->regions[i].first == page) {
+                found = (int)i;
+            }
+        }
+        dm_tp_serial_leave(d->tp);
+    }
+    if (found < 0) {
+        return dm_error_set(DM_ERR_INVALID_PARAM, "dm_free(%p): not memory from dm_alloc", ptr);
+    }
+    /* Quiesce: no request of ours in flight (prefetches), then nobody's. */
+    st = dm_dsm_quiesce(d);
+    if (st == DM_OK) {
+        st = dm_tp_barrier(d->tp);
+    }
+    if (st != DM_OK) {
+        return st;
+    }
+    dm_tp_serial_enter(d->tp);
+    reg = d->regions[found];
+    for (q = reg.first; q < reg.first + reg.npages; q++) {
+        dm_dsm_dir_drop(d, q);
+        atomic_store(&d->pages[q].state, DM_COH_I);
+        d->pages[q].map = DM_DSM_MAP_NONE;
+    }
+    if (d->scratch_page >= reg.first && d->scratch_page < reg.first + reg.npages) {
+        d->scratch_page = UINT64_MAX;
+    }
+    madvise(dm_dsm_app_page(d, reg.first), (size_t)reg.npages << d->page_shift, MADV_DONTNEED);
+    mprotect(dm_dsm_app_page(d, reg.first), (size_t)reg.npages << d->page_shift, PROT_NONE);
+    madvise(dm_dsm_home_page(d, reg.first), (size_t)reg.npages << d->page_shift, MADV_DONTNEED);
+    memmove(&d->regions[found], &d->regions[found + 1],
+            (d->nregions - (size_t)found - 1) * sizeof(*d->regions));
+    d->nregions--;
+    dm_tp_serial_leave(d->tp);
+    return DM_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* the global heap                                                      */
+
+dm_status_t dm_dsm_malloc(dm_dsm_t *d, size_t bytes, void **ptr_p)
+{
+    uint64_t off = 0;
+    dm_status_t st;
+
+    pthread_mutex_lock(&d->heap_lock);
+    st = dm_heap_alloc(&d->heap, bytes, &off);
+    pthread_mutex_unlock(&d->heap_lock);
+    if (st == DM_OK) {
+        *ptr_p = dm_dsm_app_page(d, dm_place_heap_first(&d->place, d->rank)) + off;
+    }
+    return st;
+}
+
+static dm_status_t dm_dsm_heap_free_local(dm_dsm_t *d, uint64_t off)
+{
+    dm_status_t st;
+
+    pthread_mutex_lock(&d->heap_lock);
+    st = dm_heap_free(&d->heap, off);
+    pthread_mutex_unlock(&d->heap_lock);
+    return st;
+}
+
+static void dm_dsm_on_heap(void *arg, int src, const void *hdr, size_t hdr_len,
+                           const void *data, size_t len)
+{
+    dm_dsm_t *d = arg;
+    uint64_t off;
+
+    (void)data;
+    if (hdr_len != sizeof(off) || len != 0) {
+        DM_ERROR("rank %d: malformed heap message", src);
+        dm_tp_peer_fail(d->tp, src, "malformed heap message");
+        return;
+    }
+    memcpy(&off, hdr, sizeof(off));
+    if (dm_dsm_heap_free_local(d, off) != DM_OK) {
+        /* the caller cannot be told any more: say it here */
+        fprintf(stderr, "distmem: rank %d: dm_mfree from rank %d: %s\n", d->rank, src,
+                dm_last_error());
+    }
+}
+
+dm_status_t dm_dsm_mfree(dm_dsm_t *d, void *ptr)
+{
+    uintptr_t a = (uintptr_t)ptr;
+    uint64_t page, off;
+    int owner;
+
+    if (!dm_gas_contains(&d->gas, ptr, 1)) {
+        return dm_error_set(DM_ERR_INVALID_PARAM, "dm_mfree(%p): not distmem memory", ptr);
+    }
+    page = (a - d->gas.base) >> d->page_shift;
+    if (page < d->place.coll_pages || (owner = dm_place_home(&d->place, page)) < 0) {
+        return dm_error_set(DM_ERR_INVALID_PARAM, "dm_mfree(%p): not memory from dm_malloc", ptr);
+    }
+    off = a - (uintptr_t)dm_dsm_app_page(d, dm_place_heap_first(&d->place, owner));
+    if (owner == d->rank) {
+        return dm_dsm_heap_free_local(d, off);
+    }
+    /* the owner checks the block; an error is reported there */
+    return dm_tp_am_post(d->tp, owner, DM_DSM_AM_HEAP, &off, sizeof(off), NULL, 0);
+}

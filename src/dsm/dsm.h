@@ -1,0 +1,74 @@
+/*
+ * The coherent shared memory runtime: the global address space, the
+ * fault path, the home directory service and the allocators, driving the
+ * pure protocol of src/coherence over the transport.
+ *
+ * The runtime's essay (how faults, handlers and the state machine meet)
+ * is at the top of dsm.c; the protocol's is at the top of coh.c.
+ */
+#ifndef DM_DSM_DSM_H
+#define DM_DSM_DSM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "tp.h"
+
+typedef struct dm_dsm dm_dsm_t;
+
+/* Active-message ids of this layer. */
+enum {
+    DM_DSM_AM_PROTO = DM_TP_AM_USER + 0, /* page protocol (coh.h messages) */
+    DM_DSM_AM_HEAP  = DM_TP_AM_USER + 1, /* dm_mfree of another rank's block */
+    DM_DSM_AM_LOCK  = DM_TP_AM_USER + 2, /* lock service (lock.c) */
+};
+
+/*
+ * Collective: reserves the global address space (cfg->gas_size), sets up
+ * the fault handling (userfaultfd, SIGBUS and SIGSEGV handlers) and
+ * registers the message handlers. One runtime per process. Errors:
+ * DM_ERR_UNSUPPORTED (userfaultfd unavailable: the message says which
+ * sysctl or capability is missing), DM_ERR_NO_MEMORY, DM_ERR_EXISTS (a
+ * runtime already exists), the collectives' errors.
+ */
+dm_status_t dm_dsm_create(dm_tp_t *tp, const dm_config_t *cfg, dm_dsm_t **dsm_p);
+
+/*
+ * Releases everything. pre: no peer sends protocol messages any more (the
+ * caller has passed a barrier after the last access). Never fails.
+ */
+void dm_dsm_destroy(dm_dsm_t *dsm);
+
+/*
+ * Waits until no request of this rank is in flight (prefetches included).
+ * Before a final barrier: afterwards nobody sends protocol messages.
+ */
+dm_status_t dm_dsm_quiesce(dm_dsm_t *dsm);
+
+/* Collective allocation and release (see dm_alloc, dm_free in distmem.h). */
+dm_status_t dm_dsm_alloc(dm_dsm_t *dsm, size_t bytes, void **ptr_p);
+dm_status_t dm_dsm_free(dm_dsm_t *dsm, void *ptr);
+
+/* The global heap (see dm_malloc, dm_mfree). */
+dm_status_t dm_dsm_malloc(dm_dsm_t *dsm, size_t bytes, void **ptr_p);
+dm_status_t dm_dsm_mfree(dm_dsm_t *dsm, void *ptr);
+
+/* Home rank of the page holding ptr, or -1 outside the address space. */
+int dm_dsm_home(const dm_dsm_t *dsm, const void *ptr);
+
+/* The transport under the runtime (the lock service uses it). */
+dm_tp_t *dm_dsm_tp(dm_dsm_t *dsm);
+
+/* Counters of this process, for tests and benchmarks. */
+typedef struct dm_dsm_stats {
+    uint64_t read_faults;   /* faults that asked for a readable copy */
+    uint64_t write_faults;  /* faults that asked for write access */
+    uint64_t prefetches;    /* pages requested ahead of a sequential read */
+    uint64_t msgs_sent;     /* protocol messages to other ranks */
+    uint64_t msgs_self;     /* protocol messages handled without the network */
+} dm_dsm_stats_t;
+
+void dm_dsm_stats(dm_dsm_t *dsm, dm_dsm_stats_t *stats);
+
+#endif
