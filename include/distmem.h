@@ -100,7 +100,7 @@ DM_API dm_status_t dm_barrier(void);
  *     or dm_lock/dm_unlock) are sequentially consistent;
  *   - when each process runs one thread, volatile loads and stores to
  *     distmem memory are sequentially consistent even when they race.
- * Fresh memory reads as zero.
+ * Memory from dm_alloc reads as zero at first.
  *
  * A fault on a page whose home rank has failed cannot return an error:
  * the process prints which page and which rank, and ends with SIGBUS
@@ -130,7 +130,9 @@ DM_API void dm_free(void *p);
 /*
  * Non-collective: memory from the calling rank's part of the global heap,
  * 16-byte aligned; the pointer is valid in every process, and its pages
- * are homed at the calling rank. Returns NULL with dm_last_status() on
+ * are homed at the calling rank. Like malloc's, the block's contents are
+ * undefined (a reused block keeps what was written before). Returns NULL
+ * with dm_last_status() on
  * failure (DM_ERR_INVALID_PARAM for 0 bytes, DM_ERR_NO_MEMORY).
  */
 DM_API void *dm_malloc(size_t bytes);

@@ -116,6 +116,16 @@ DM_API dm_status_t dm_finalize(void)
      * No request of ours in flight (a prefetch), then the barrier: after it
      * no peer sends to us any more, so the runtime can go.
      */
+    if ((int)DM_LOG_INFO <= atomic_load(&dm_log_level)) {
+        dm_dsm_stats_t ds;
+
+        dm_dsm_stats(dm_ctx.dsm, &ds);
+        DM_INFO("shared memory: %llu read faults, %llu write faults, %llu retried, %llu "
+                "prefetched, %llu messages sent, %llu to self",
+                (unsigned long long)ds.read_faults, (unsigned long long)ds.write_faults,
+                (unsigned long long)ds.retries, (unsigned long long)ds.prefetches,
+                (unsigned long long)ds.msgs_sent, (unsigned long long)ds.msgs_self);
+    }
     st = dm_dsm_quiesce(dm_ctx.dsm);
     if (st == DM_OK) {
         st = dm_tp_barrier(dm_ctx.tp);

@@ -158,7 +158,7 @@ struct dm_dsm {
     pthread_mutex_t   heap_lock;
     dm_heap_t         heap;
 
-    atomic_uint_fast64_t st_read, st_write, st_prefetch, st_sent, st_self;
+    atomic_uint_fast64_t st_read, st_write, st_prefetch, st_sent, st_self, st_retry;
 };
 
 /* The runtime the signal handlers serve (one per process). */
@@ -661,8 +661,9 @@ static int dm_dsm_fault(dm_dsm_t *d, uint64_t page, int write)
     dm_coh_state_t s;
     const char *broken;
     dm_status_t st;
+    int round = 0;
 
-    for (;;) {
+    for (;; round++) {
         dm_tp_serial_enter(d->tp);
         s = (dm_coh_state_t)atomic_load(&d->pages[page].state);
         if (dm_dsm_state_allows(s, write)) {
@@ -670,8 +671,8 @@ static int dm_dsm_fault(dm_dsm_t *d, uint64_t page, int write)
             return 0;
         }
         if (dm_coh_state_stable(s)) {
-            atomic_fetch_add_explicit(write ? &d->st_write : &d->st_read, 1,
-                                      memory_order_relaxed);
+            atomic_fetch_add_explicit(round ? &d->st_retry : write ? &d->st_write : &d->st_read,
+                                      1, memory_order_relaxed);
             dm_dsm_local(d, page, write ? DM_COH_WRITE : DM_COH_READ);
             if (!write && s == DM_COH_I) {
                 dm_dsm_prefetch(d, page);
@@ -960,6 +961,7 @@ void dm_dsm_stats(dm_dsm_t *d, dm_dsm_stats_t *s)
     s->prefetches = atomic_load(&d->st_prefetch);
     s->msgs_sent = atomic_load(&d->st_sent);
     s->msgs_self = atomic_load(&d->st_self);
+    s->retries = atomic_load(&d->st_retry);
 }
 
 int dm_dsm_home(const dm_dsm_t *d, const void *p)

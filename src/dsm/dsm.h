@@ -67,6 +67,7 @@ typedef struct dm_dsm_stats {
     uint64_t prefetches;    /* pages requested ahead of a sequential read */
     uint64_t msgs_sent;     /* protocol messages to other ranks */
     uint64_t msgs_self;     /* protocol messages handled without the network */
+    uint64_t retries;       /* requests repeated because the page left before the access ran */
 } dm_dsm_stats_t;
 
 void dm_dsm_stats(dm_dsm_t *dsm, dm_dsm_stats_t *stats);

@@ -107,9 +107,11 @@ static dm_status_t dm_coll_recv(dm_tp_t *tp, uint32_t seq, uint32_t round, int s
     dm_coll_msg_t *m;
     dm_status_t st = DM_OK;
 
+    dm_tp_backoff_t b = { 0, 0 };
+
     dm_tp_wait_enter(tp);
     while ((m = dm_coll_take(tp, seq, round, src)) == NULL) {
-        dm_tp_progress(tp);
+        dm_tp_backoff(&b, dm_tp_progress(tp));
         if ((st = dm_coll_check_failed(tp)) != DM_OK) {
             break;
         }

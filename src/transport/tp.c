@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -469,6 +470,26 @@ int dm_tp_progress(dm_tp_t *tp)
     return n;
 }
 
+void dm_tp_backoff(dm_tp_backoff_t *b, int progressed)
+{
+    uint64_t now;
+
+    if (progressed) {
+        b->start = 0;
+        b->idle = 0;
+        return;
+    }
+    if ((++b->idle & 15) != 0) {
+        return;
+    }
+    now = dm_time_ns();
+    if (b->start == 0) {
+        b->start = now;
+    } else if (now - b->start > DM_TP_SPIN_NS) {
+        sched_yield();
+    }
+}
+
 void dm_tp_wait_enter(dm_tp_t *tp)
 {
     atomic_fetch_add_explicit(&tp->app_waiters, 1, memory_order_relaxed);
@@ -544,9 +565,11 @@ dm_status_t dm_tp_wait_flag(dm_tp_t *tp, const volatile int *flag, int peer)
     unsigned spins = 0;
     dm_status_t st = DM_OK;
 
+    dm_tp_backoff_t b = { 0, 0 };
+
     dm_tp_wait_enter(tp);
     while (!*flag) {
-        dm_tp_progress(tp);
+        dm_tp_backoff(&b, dm_tp_progress(tp));
         if (DM_UNLIKELY((++spins & 255) == 0)) {
             dm_tp_check_boot(tp);
             if (peer >= 0 && dm_tp_peer_failed(tp, peer)) {
@@ -562,12 +585,13 @@ dm_status_t dm_tp_wait_flag(dm_tp_t *tp, const volatile int *flag, int peer)
 /* Completion callback of every descriptor-tracked send, put, get and flush. */
 dm_status_t dm_tp_wait_until(dm_tp_t *tp, int (*cond)(void *arg), void *arg)
 {
+    dm_tp_backoff_t b = { 0, 0 };
     unsigned spins = 0;
     dm_status_t st = DM_OK;
 
     dm_tp_wait_enter(tp);
     while (!cond(arg)) {
-        dm_tp_progress(tp);
+        dm_tp_backoff(&b, dm_tp_progress(tp));
         if (DM_UNLIKELY((++spins & 255) == 0)) {
             dm_tp_check_boot(tp);
         }

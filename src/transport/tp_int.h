@@ -98,6 +98,21 @@ struct dm_tp {
     dm_coll_t       coll;
 };
 
+/*
+ * Spin, then yield: a waiter whose progress calls find nothing for
+ * DM_TP_SPIN_NS gives the CPU away between calls. With more ranks than
+ * cores (tests, laptops), spinning waiters would starve the very process
+ * they wait for (a 3-rank DSM test under load went from 48 s to 8 s).
+ */
+#define DM_TP_SPIN_NS (50 * 1000ull)
+
+typedef struct dm_tp_backoff {
+    uint64_t start; /* first idle poll of the current idle stretch; 0 none */
+    unsigned idle;
+} dm_tp_backoff_t;
+
+void dm_tp_backoff(dm_tp_backoff_t *b, int progressed);
+
 /* Progress as an application thread (used by waits in tp.c and coll.c). */
 void dm_tp_wait_enter(dm_tp_t *tp);
 void dm_tp_wait_leave(dm_tp_t *tp);
