@@ -58,7 +58,11 @@
       "Pages per block of the block-cyclic home placement of dm_alloc memory: page i of the " \
       "collective area is homed at rank (i / HOME_BLOCK) mod NRANKS.")                        \
     X(PREFETCH, prefetch, INT, "8", "0..64",                                                  \
-      "Pages read ahead when a thread's read faults walk memory sequentially (0: off).")
+      "Pages read ahead when a thread's read faults walk memory sequentially (0: off).")      \
+    X(FAULT_STEP, fault_step, BOOL, "yes", "",                                                \
+      "After a fault brought a page, hold back requests to take it away until the faulting "  \
+      "instruction has run once (x86-64: one single-step trap). Guarantees forward progress " \
+      "under contention; turn off to debug with gdb without SIGTRAP stops.")
 
 typedef enum dm_config_type {
     DM_CONFIG_INT,

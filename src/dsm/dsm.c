@@ -95,6 +95,7 @@
 #include "heap.h"
 #include "log.h"
 #include "place.h"
+#include "util.h"
 #include "status.h"
 
 /* What the local mapping of a page really grants (coh's protection, as built). */
@@ -103,6 +104,16 @@ enum { DM_DSM_MAP_NONE = 0, DM_DSM_MAP_RO, DM_DSM_MAP_RW };
 typedef struct dm_dsm_page {
     _Atomic uint8_t state; /* dm_coh_state_t; written under the serial lock, polled by waiters */
     uint8_t         map;   /* DM_DSM_MAP_*; serial lock */
+    /*
+     * Forward progress (serial lock). waiting: threads waiting for this
+     * page that no WAKE has reached yet; a WAKE turns each into one unit of
+     * pin and bumps gen (so a waiter knows it was woken). While pin > 0,
+     * messages that would take the page away are held back (deferred); a
+     * woken thread gives its unit back once its instruction has run.
+     */
+    uint8_t         pin;
+    uint8_t         waiting;
+    uint8_t         gen;
 } dm_dsm_page_t;
 
 /* A directory entry of a page homed here; listed so destroy finds them all. */
@@ -123,11 +134,20 @@ typedef struct dm_dsm_self_msg {
     uint64_t page;
 } dm_dsm_self_msg_t;
 
+/* A message held back while its page is pinned (node side: INV, RECALL_*). */
+typedef struct dm_dsm_deferred {
+    int32_t  src;
+    uint8_t  type;
+    uint64_t page;
+} dm_dsm_deferred_t;
+
 typedef struct dm_dsm_region {
     uint64_t first, npages;
 } dm_dsm_region_t;
 
 #define DM_DSM_SELF_QUEUE 1024 /* cascades are a few messages deep */
+#define DM_DSM_DEFER_MAX  256  /* one per pinned page at most; pins are per thread */
+#define DM_DSM_PINS       4    /* pages one thread may pin for one instruction */
 
 struct dm_dsm {
     dm_tp_t          *tp;
@@ -149,6 +169,9 @@ struct dm_dsm {
     uint64_t          scratch_page; /* which page scratch holds; UINT64_MAX none */
     dm_dsm_self_msg_t self_q[DM_DSM_SELF_QUEUE];
     unsigned          self_head, self_len;
+    dm_dsm_deferred_t deferred[DM_DSM_DEFER_MAX]; /* in arrival order */
+    unsigned          ndeferred;
+    int               step;    /* DISTMEM_FAULT_STEP: pin woken pages for one instruction */
     dm_dsm_region_t  *regions; /* dm_alloc regions, sorted by first */
     size_t            nregions, regions_cap;
     atomic_int        ntransient; /* pages of this node in a transient state */
@@ -163,7 +186,11 @@ struct dm_dsm {
 
 /* The runtime the signal handlers serve (one per process). */
 static _Atomic(dm_dsm_t *) dm_dsm_current;
-static struct sigaction dm_dsm_old_bus, dm_dsm_old_segv;
+static struct sigaction dm_dsm_old_bus, dm_dsm_old_segv, dm_dsm_old_trap;
+
+/* Pages this thread pinned until its faulting instruction has run. */
+static _Thread_local uint64_t dm_dsm_pinned[DM_DSM_PINS];
+static _Thread_local unsigned dm_dsm_npinned;
 
 /* Sequential-read detection for prefetch, per thread. */
 static _Thread_local uint64_t dm_dsm_seq_lo, dm_dsm_seq_hi;
@@ -398,8 +425,17 @@ static void dm_dsm_emit(void *arg, const dm_coh_action_t *a)
     case DM_COH_ACT_STALL:
         x->stall = 1;
         break;
-    case DM_COH_ACT_WAKE:
-        break; /* waiters poll the page's state */
+    case DM_COH_ACT_WAKE: {
+        /* waiters poll the page's state; each gets a pin (see dm_dsm_page_t) */
+        dm_dsm_page_t *pg = &d->pages[x->page];
+
+        if (pg->waiting > 0 && d->step) {
+            pg->pin = (uint8_t)DM_MIN(255, pg->pin + pg->waiting);
+            pg->waiting = 0;
+            pg->gen++;
+        }
+        break;
+    }
     }
 }
 
@@ -485,6 +521,14 @@ static void dm_dsm_dispatch(dm_dsm_t *d, int src, dm_coh_msg_type_t type, uint64
             st = DM_ERR_PROTOCOL;
             goto bad;
         }
+        if (d->pages[page].pin > 0 && d->ndeferred < DM_DSM_DEFER_MAX) {
+            /* a woken access has not run yet: the forward-progress rule */
+            d->deferred[d->ndeferred].src = src;
+            d->deferred[d->ndeferred].type = (uint8_t)type;
+            d->deferred[d->ndeferred].page = page;
+            d->ndeferred++;
+            return;
+        }
         st = dm_coh_node_msg(&s, type, home, dm_dsm_emit, &x);
         if (st == DM_OK) {
             dm_dsm_set_state(d, page, old, s);
@@ -521,6 +565,41 @@ static void dm_dsm_drain(dm_dsm_t *d)
         d->self_head = (d->self_head + 1) % DM_DSM_SELF_QUEUE;
         d->self_len--;
         dm_dsm_dispatch(d, d->rank, (dm_coh_msg_type_t)m.type, m.page, NULL);
+    }
+}
+
+/* Lifts one pin of page; at zero, handles what was held back for it. pre: serial lock. */
+static void dm_dsm_unpin(dm_dsm_t *d, uint64_t page)
+{
+    unsigned i, j;
+
+    if (d->pages[page].pin == 0 || --d->pages[page].pin > 0) {
+        return;
+    }
+    for (i = 0; i < d->ndeferred;) {
+        dm_dsm_deferred_t m = d->deferred[i];
+
+        if (m.page != page) {
+            i++;
+            continue;
+        }
+        for (j = i + 1; j < d->ndeferred; j++) {
+            d->deferred[j - 1] = d->deferred[j];
+        }
+        d->ndeferred--;
+        dm_dsm_dispatch(d, m.src, (dm_coh_msg_type_t)m.type, m.page, NULL);
+        if (d->pages[page].pin > 0) {
+            break; /* cannot happen: handling a message does not pin */
+        }
+    }
+    dm_dsm_drain(d);
+}
+
+/* Releases every pin this thread holds. pre: serial lock. */
+static void dm_dsm_unpin_mine(dm_dsm_t *d)
+{
+    while (dm_dsm_npinned > 0) {
+        dm_dsm_unpin(d, dm_dsm_pinned[--dm_dsm_npinned]);
     }
 }
 
@@ -655,22 +734,60 @@ static void dm_dsm_fault_fatal(dm_dsm_t *d, uint64_t page, const char *why)
  * or -1 when it cannot (the caller lets the process die). Runs in the
  * SIGBUS handler of the faulting thread; never allocates.
  */
-static int dm_dsm_fault(dm_dsm_t *d, uint64_t page, int write)
+static int dm_dsm_fault(dm_dsm_t *d, uint64_t page, int write, int *pinned_p)
 {
     dm_dsm_waiter_t w = { .d = d, .page = page, .write = write };
+    dm_dsm_page_t *pg = &d->pages[page];
     dm_coh_state_t s;
-    const char *broken;
+    const char *why = NULL;
     dm_status_t st;
-    int round = 0;
+    int registered = 0, owned, round = 0;
+    uint8_t gen = 0;
 
+    *pinned_p = 0;
     for (;; round++) {
         dm_tp_serial_enter(d->tp);
-        s = (dm_coh_state_t)atomic_load(&d->pages[page].state);
+        owned = 0;
+        if (registered) {
+            registered = 0;
+            if (pg->gen != gen) {
+                owned = 1; /* a WAKE gave us a unit of pin */
+            } else if (pg->waiting > 0) {
+                pg->waiting--;
+            }
+        }
+        if (why != NULL) {
+            if (owned) {
+                dm_dsm_unpin(d, page);
+            }
+            dm_tp_serial_leave(d->tp);
+            dm_dsm_fault_fatal(d, page, why);
+            return -1;
+        }
+        s = (dm_coh_state_t)atomic_load(&pg->state);
         if (dm_dsm_state_allows(s, write)) {
+            if (owned && dm_dsm_npinned < DM_DSM_PINS) {
+                /* held until the retried instruction has run (dm_dsm_on_sigtrap) */
+                dm_dsm_pinned[dm_dsm_npinned++] = page;
+                *pinned_p = 1;
+            } else if (owned) {
+                dm_dsm_unpin(d, page);
+            }
             dm_tp_serial_leave(d->tp);
             return 0;
         }
-        if (dm_coh_state_stable(s)) {
+        if (owned) {
+            dm_dsm_unpin(d, page); /* woken for a read, but we write: ask again */
+            s = (dm_coh_state_t)atomic_load(&pg->state);
+        }
+        /*
+         * An instruction that touches several pages faults once per page:
+         * pages it pinned are let go before it waits, so two processes
+         * never hold one page each while waiting for the other's.
+         */
+        dm_dsm_unpin_mine(d);
+        s = (dm_coh_state_t)atomic_load(&pg->state);
+        if (dm_coh_state_stable(s) && !dm_dsm_state_allows(s, write)) {
             atomic_fetch_add_explicit(round ? &d->st_retry : write ? &d->st_write : &d->st_read,
                                       1, memory_order_relaxed);
             dm_dsm_local(d, page, write ? DM_COH_WRITE : DM_COH_READ);
@@ -679,19 +796,21 @@ static int dm_dsm_fault(dm_dsm_t *d, uint64_t page, int write)
             }
             dm_dsm_drain(d);
         }
+        if (pg->waiting < 255) {
+            pg->waiting++;
+            gen = pg->gen;
+            registered = 1;
+        }
         dm_tp_serial_leave(d->tp);
         st = dm_tp_wait_until(d->tp, dm_dsm_fault_done, &w);
-        broken = atomic_load(&d->broken);
-        if (broken != NULL) {
-            dm_dsm_fault_fatal(d, page, broken);
-            return -1;
-        }
-        if (st != DM_OK) {
-            dm_dsm_fault_fatal(d, page, dm_last_error());
-            return -1;
+        why = atomic_load(&d->broken);
+        if (why == NULL && st != DM_OK) {
+            why = dm_last_error();
         }
     }
 }
+
+#define DM_DSM_EFLAGS_TF 0x100 /* x86 trap flag: single-step */
 
 /* Calls (or reinstates) the handler that was there before ours. */
 static void dm_dsm_chain(int sig, siginfo_t *si, void *uc, const struct sigaction *old)
@@ -709,7 +828,7 @@ static void dm_dsm_chain(int sig, siginfo_t *si, void *uc, const struct sigactio
 static void dm_dsm_on_sigbus(int sig, siginfo_t *si, void *ucv)
 {
     dm_dsm_t *d = atomic_load(&dm_dsm_current);
-    int saved = errno, write;
+    int saved = errno, write, pinned;
     uintptr_t a = (uintptr_t)si->si_addr;
     uint64_t page;
 
@@ -725,7 +844,31 @@ static void dm_dsm_on_sigbus(int sig, siginfo_t *si, void *ucv)
     /* a fault on a present (write-protected) page is a write; otherwise read first */
     write = d->pages[page].map == DM_DSM_MAP_RO;
 #endif
-    dm_dsm_fault(d, page, write);
+    if (dm_dsm_fault(d, page, write, &pinned) == 0 && pinned) {
+#if defined(__x86_64__)
+        /* trap after the faulting instruction has run once: dm_dsm_on_sigtrap */
+        ((ucontext_t *)ucv)->uc_mcontext.gregs[REG_EFL] |= DM_DSM_EFLAGS_TF;
+#endif
+    }
+    errno = saved;
+}
+
+/* The instruction that faulted has run: its pages may go. */
+static void dm_dsm_on_sigtrap(int sig, siginfo_t *si, void *ucv)
+{
+    dm_dsm_t *d = atomic_load(&dm_dsm_current);
+    int saved = errno;
+
+    if (d == NULL || dm_dsm_npinned == 0) {
+        dm_dsm_chain(sig, si, ucv, &dm_dsm_old_trap);
+        return;
+    }
+#if defined(__x86_64__)
+    ((ucontext_t *)ucv)->uc_mcontext.gregs[REG_EFL] &= ~(greg_t)DM_DSM_EFLAGS_TF;
+#endif
+    dm_tp_serial_enter(d->tp);
+    dm_dsm_unpin_mine(d);
+    dm_tp_serial_leave(d->tp);
     errno = saved;
 }
 
@@ -817,6 +960,9 @@ dm_status_t dm_dsm_create(dm_tp_t *tp, const dm_config_t *cfg, dm_dsm_t **dsm_p)
     d->page_size = (size_t)sysconf(_SC_PAGESIZE);
     d->page_shift = (unsigned)__builtin_ctzl(d->page_size);
     d->prefetch = (int)cfg->prefetch;
+#if defined(__x86_64__)
+    d->step = cfg->fault_step;
+#endif
     d->uffd = -1;
     d->scratch_page = UINT64_MAX;
     pthread_mutex_init(&d->heap_lock, NULL);
@@ -880,6 +1026,8 @@ dm_status_t dm_dsm_create(dm_tp_t *tp, const dm_config_t *cfg, dm_dsm_t **dsm_p)
     sigaction(SIGBUS, &sa, &dm_dsm_old_bus);
     sa.sa_sigaction = dm_dsm_on_sigsegv;
     sigaction(SIGSEGV, &sa, &dm_dsm_old_segv);
+    sa.sa_sigaction = dm_dsm_on_sigtrap;
+    sigaction(SIGTRAP, &sa, &dm_dsm_old_trap);
 
     if ((st = dm_tp_am_register(tp, DM_DSM_AM_PROTO, dm_dsm_on_proto, d)) != DM_OK ||
         (st = dm_tp_am_register(tp, DM_DSM_AM_HEAP, dm_dsm_on_heap, d)) != DM_OK) {
@@ -899,6 +1047,7 @@ dm_status_t dm_dsm_create(dm_tp_t *tp, const dm_config_t *cfg, dm_dsm_t **dsm_p)
 err_signals:
     sigaction(SIGBUS, &dm_dsm_old_bus, NULL);
     sigaction(SIGSEGV, &dm_dsm_old_segv, NULL);
+    sigaction(SIGTRAP, &dm_dsm_old_trap, NULL);
     atomic_store(&dm_dsm_current, NULL);
 err_maps:
     free(d->scratch);
@@ -931,6 +1080,7 @@ void dm_dsm_destroy(dm_dsm_t *d)
     }
     sigaction(SIGBUS, &dm_dsm_old_bus, NULL);
     sigaction(SIGSEGV, &dm_dsm_old_segv, NULL);
+    sigaction(SIGTRAP, &dm_dsm_old_trap, NULL);
     atomic_store(&dm_dsm_current, NULL);
     for (e = d->dir_list; e != NULL; e = next) {
         next = e->next;
