@@ -463,8 +463,9 @@ int dm_tp_progress(dm_tp_t *tp)
     n = (int)dm_tp_worker_progress_locked(tp);
     dm_tp_unlock(tp);
 
-    if (DM_UNLIKELY(++tp->poll_count >= DM_TP_FAIL_CHECK)) {
-        tp->poll_count = 0;
+    if (DM_UNLIKELY(atomic_fetch_add_explicit(&tp->poll_count, 1, memory_order_relaxed) + 1 >=
+                    DM_TP_FAIL_CHECK)) {
+        atomic_store_explicit(&tp->poll_count, 0, memory_order_relaxed);
         dm_tp_check_boot(tp);
     }
     return n;

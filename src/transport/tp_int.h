@@ -87,7 +87,7 @@ struct dm_tp {
     /* progress hand-off between application threads and the progress thread */
     atomic_int      app_waiters;       /* application threads inside a wait */
     _Atomic uint64_t app_last_ns;      /* when an application thread last left a wait */
-    unsigned        poll_count;        /* progress calls since the last failure check (racy, a hint) */
+    atomic_uint     poll_count;        /* progress calls since the last failure check (a hint) */
     pthread_t       progress_thread;
     int             have_progress_thread;
     atomic_int      stop;
