@@ -145,8 +145,10 @@ DM_API void *dm_malloc(size_t bytes);
 DM_API void dm_mfree(void *p);
 
 /*
- * The home rank of the page holding p, or -1 when p is not distmem memory
- * (or before dm_init).
+ * The home rank of the page holding p, or -1 when p is not distmem memory:
+ * outside the address space, in a part of the dm_alloc area that is not
+ * allocated, or before dm_init. (The heaps count as a whole: an address in
+ * a rank's heap has that rank as home, allocated or not.)
  */
 DM_API int dm_home(const void *p);
 

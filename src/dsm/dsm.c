@@ -662,6 +662,19 @@ static uint64_t dm_dsm_alloc_end(const dm_dsm_t *d, uint64_t page)
     return page + 1;
 }
 
+/* Nonzero when page lies in a dm_alloc region. pre: serial lock. */
+static int dm_dsm_in_region(const dm_dsm_t *d, uint64_t page)
+{
+    size_t i;
+
+    for (i = 0; i < d->nregions; i++) {
+        if (page >= d->regions[i].first && page < d->regions[i].first + d->regions[i].npages) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Feeds a local event for page into the state machine. pre: serial lock, state stable. */
 static void dm_dsm_local(dm_dsm_t *d, uint64_t page, dm_coh_local_t ev)
 {
@@ -1114,12 +1127,19 @@ void dm_dsm_stats(dm_dsm_t *d, dm_dsm_stats_t *s)
     s->retries = atomic_load(&d->st_retry);
 }
 
-int dm_dsm_home(const dm_dsm_t *d, const void *p)
+int dm_dsm_home(dm_dsm_t *d, const void *p)
 {
+    uint64_t page;
+    int open;
+
     if (d == NULL || !dm_gas_contains(&d->gas, p, 1)) {
         return -1;
     }
-    return dm_place_home(&d->place, ((uintptr_t)p - d->gas.base) >> d->page_shift);
+    page = ((uintptr_t)p - d->gas.base) >> d->page_shift;
+    dm_tp_serial_enter(d->tp);
+    open = page >= d->place.coll_pages || dm_dsm_in_region(d, page);
+    dm_tp_serial_leave(d->tp);
+    return open ? dm_place_home(&d->place, page) : -1;
 }
 
 /* ------------------------------------------------------------------ */

@@ -54,8 +54,8 @@ dm_status_t dm_dsm_free(dm_dsm_t *dsm, void *ptr);
 dm_status_t dm_dsm_malloc(dm_dsm_t *dsm, size_t bytes, void **ptr_p);
 dm_status_t dm_dsm_mfree(dm_dsm_t *dsm, void *ptr);
 
-/* Home rank of the page holding ptr, or -1 outside the address space. */
-int dm_dsm_home(const dm_dsm_t *dsm, const void *ptr);
+/* Home rank of the page holding ptr, or -1 outside every allocation and heap. */
+int dm_dsm_home(dm_dsm_t *dsm, const void *ptr);
 
 /* The transport under the runtime (the lock service uses it). */
 dm_tp_t *dm_dsm_tp(dm_dsm_t *dsm);

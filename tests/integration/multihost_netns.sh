@@ -1,5 +1,5 @@
 #!/bin/sh
-# multihost_netns.sh TP_CHECK API_CHECK PART: three "hosts" on one machine.
+# multihost_netns.sh TP_CHECK API_CHECK PART [DSM_CHECK]: three "hosts" on one machine.
 #
 # Topology (all of it exists only inside namespaces this test creates, and is
 # deleted on exit; no traffic leaves them):
@@ -22,11 +22,16 @@
 #   kill  tp_check kill: rank 2 SIGKILLs itself; ranks 0 and 1 see
 #         DM_ERR_PEER_FAILED and exit 0, and the rendezvous exits non-zero
 #         naming rank 2, all within the bound.
+#   dsm   dsm_check counter and drf (DSM_CHECK, from tests/dsm): a job of the
+#         coherent shared memory whose pages and locks move between the
+#         hosts; every rank reports ok and the veths' byte counters show the
+#         pages crossed them.
 # Exit 77 (skip) when namespaces cannot be made (not root, no `ip`, denied).
 . "$(dirname "$0")/../tools/lib.sh"
 TP=$1
 API=$2
 PART=$3
+DSM=${4:-}
 N=3
 NET=10.77.0
 PFX=dmtest-$$
@@ -53,7 +58,8 @@ trap netns_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-case $PART in tp | api | kill) ;; *) fail "unknown part \"$PART\" (tp, api or kill)" ;; esac
+case $PART in tp | api | kill | dsm) ;; *) fail "unknown part \"$PART\" (tp, api, kill or dsm)" ;; esac
+[ "$PART" != dsm ] || [ -n "$DSM" ] || fail "part dsm needs DSM_CHECK (the fourth argument)"
 [ "$(id -u)" -eq 0 ] || skip "network namespaces need root (uid $(id -u))"
 command -v ip >/dev/null 2>&1 || skip "no \`ip\` command (iproute2)"
 ip netns add "$HUB" 2>"$TMPD/netns.log" || skip "cannot create a network namespace: $(cat "$TMPD/netns.log")"
@@ -197,6 +203,24 @@ part_kill() {
     echo "ok: rank 2 killed: ranks 0 and 1 saw DM_ERR_PEER_FAILED, rendezvous exited $RDV_RC" \
          "($(sed -n 's/^distmem rendezvous: //p' "$TMPD/kill.rdv.err" | head -1)), $took s"
     rm -f "$TMPD"/kill.*
+}
+
+part_dsm() {
+    for mode in counter drf; do
+        before=$(rx_bytes "$PFX-b")
+        start=$(now)
+        run_job "dsm_$mode" "$DSM" "$mode"
+        for r in 0 1 2; do
+            grep -q "^dsm_check $mode: rank $r ok\$" "$TMPD/dsm_$mode.$r.out" ||
+                fail "dsm_check $mode: rank $r did not report ok"
+        done
+        job_ok "dsm_$mode"
+        got=$(($(rx_bytes "$PFX-b") - before))
+        # pages of 4 KiB and lock hand-offs go back and forth many times
+        [ "$got" -gt 65536 ] || fail "dsm_check $mode: only $got bytes crossed veth0 of $PFX-b"
+        echo "ok: dsm_check $mode across 3 namespaces ($got bytes into $PFX-b," \
+             "$(($(now) - start)) s)"
+    done
 }
 
 "part_$PART"

@@ -1,0 +1,91 @@
+#!/bin/sh
+# run_dsm.sh DSM_CHECK N TLS MODE [ARG]: runs `distmem run -n N [--tls TLS] --
+# dsm_check MODE [ARG]` (TLS "default" lets UCX choose: shared memory on one
+# machine), bounded in time, and checks the outcome:
+#   alloc, counter, prodcons, pagewords, drf, threads: exit 0 and every rank
+#       reports "dsm_check MODE: rank R ok";
+#   segv below|above: the last rank dies by SIGSEGV (the launcher says so),
+#       and stderr names the address it printed before touching it; every
+#       other rank reports ok;
+#   kill: the last rank SIGKILLs itself; every other rank either reports
+#       "rank R saw failure" and exits 0, or dies by SIGBUS with a message
+#       naming the dead rank. A hang (the launcher's --timeout, its SIGTERM
+#       after the grace time, or the bound) or any other exit fails.
+. "$(dirname "$0")/../tools/lib.sh"
+DSM=$1
+N=$2
+TLS=$3
+MODE=$4
+ARG=${5:-}
+LAST=$((N - 1))
+set -- run -n "$N" --timeout 100s --grace 60s
+[ "$TLS" = default ] || set -- "$@" --tls "$TLS"
+set -- "$@" -- "$DSM" "$MODE"
+[ -z "$ARG" ] || set -- "$@" "$ARG"
+what="dsm_check $MODE${ARG:+ $ARG}, $N ranks, tls $TLS"
+start=$(now)
+bounded 120 "$DISTMEM" "$@" >"$TMPD/run.out" 2>"$TMPD/run.err"
+rc=$?
+took=$(($(now) - start))
+[ "$took" -lt 115 ] || fail "$what: killed by the bound after $took s (a hang)"
+[ "$rc" -ne 124 ] || fail "$what: ran past the launcher's --timeout (a hang)"
+! grep -q 'did not exit after SIGTERM\|ran past --timeout' "$TMPD/run.err" ||
+    fail "$what: the launcher had to stop ranks (a hang)"
+
+# launcher_line R: the launcher's line about rank R's failure, if any.
+launcher_line() { grep "^distmem run: rank $1 (pid [0-9]*) " "$TMPD/run.err"; }
+# The ranks' own messages (everything on stderr not from the launcher).
+grep -v '^distmem run: ' "$TMPD/run.err" >"$TMPD/ranks.msg"
+
+case $MODE in
+segv)
+    [ "$rc" -eq 139 ] || fail "$what: launcher exited $rc, want 139 (rank $LAST, SIGSEGV)"
+    launcher_line "$LAST" | grep -q 'was killed by signal 11 ' ||
+        fail "$what: rank $LAST did not die by SIGSEGV"
+    addr=$(sed -n "s/^dsm_check segv: rank $LAST touching 0x\\([0-9a-fA-F]*\\) .*/\\1/p" \
+           "$TMPD/run.out")
+    [ -n "$addr" ] || fail "$what: rank $LAST did not say which address it touches"
+    grep -qi "$addr" "$TMPD/ranks.msg" || fail "$what: no message names the address 0x$addr"
+    r=0
+    while [ "$r" -lt "$LAST" ]; do
+        grep -q "^dsm_check segv: rank $r ok\$" "$TMPD/run.out" || fail "$what: rank $r not ok"
+        ! launcher_line "$r" >/dev/null || fail "$what: $(launcher_line "$r")"
+        r=$((r + 1))
+    done
+    echo "ok: $what: SIGSEGV at 0x$addr: $(grep -i "$addr" "$TMPD/ranks.msg" | head -1)"
+    ;;
+kill)
+    [ "$rc" -ne 0 ] || fail "$what: launcher exited 0 although rank $LAST was killed"
+    launcher_line "$LAST" | grep -q 'was killed by signal 9 ' ||
+        fail "$what: the launcher did not report rank $LAST killed by SIGKILL"
+    saw=0
+    bus=0
+    r=0
+    while [ "$r" -lt "$LAST" ]; do
+        line=$(launcher_line "$r")
+        if [ -z "$line" ]; then
+            grep -q "^dsm_check kill: rank $r saw failure" "$TMPD/run.out" ||
+                fail "$what: rank $r neither reported the failure nor died by SIGBUS (stopped by the launcher?)"
+            saw=$((saw + 1))
+        else
+            case $line in
+            *"was killed by signal 7 "*) bus=$((bus + 1)) ;;
+            *) fail "$what: $line" ;;
+            esac
+        fi
+        r=$((r + 1))
+    done
+    if [ "$bus" -gt 0 ]; then
+        grep -Eq "rank $LAST([^0-9]|\$)" "$TMPD/ranks.msg" ||
+            fail "$what: $bus rank(s) died by SIGBUS without a message naming rank $LAST"
+    fi
+    echo "ok: $what: of $LAST survivors $saw saw DM_ERR_PEER_FAILED, $bus died by SIGBUS" \
+         "naming rank $LAST; launcher exited $rc after $took s"
+    ;;
+*)
+    [ "$rc" -eq 0 ] || fail "$what: exited with $rc"
+    got=$(grep -c "^dsm_check $MODE: rank [0-9]* ok\$" "$TMPD/run.out")
+    [ "$got" -eq "$N" ] || fail "$what: $got of $N ranks reported ok"
+    echo "ok: $what ($took s)"
+    ;;
+esac
