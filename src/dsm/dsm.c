@@ -192,6 +192,10 @@ static struct sigaction dm_dsm_old_bus, dm_dsm_old_segv, dm_dsm_old_trap;
 static _Thread_local uint64_t dm_dsm_pinned[DM_DSM_PINS];
 static _Thread_local unsigned dm_dsm_npinned;
 
+/* The last fault of this thread: instruction and page (retry detection). */
+static _Thread_local uintptr_t dm_dsm_last_ip;
+static _Thread_local uint64_t dm_dsm_last_page = UINT64_MAX;
+
 /* Sequential-read detection for prefetch, per thread. */
 static _Thread_local uint64_t dm_dsm_seq_lo, dm_dsm_seq_hi;
 
@@ -689,11 +693,45 @@ static void dm_dsm_local(dm_dsm_t *d, uint64_t page, dm_coh_local_t ev)
     dm_dsm_set_state(d, page, old, s);
 }
 
-/* Asks for the pages after page when this thread's read faults walk forward. */
-static void dm_dsm_prefetch(dm_dsm_t *d, uint64_t page)
+/*
+ * Access-pattern prediction, per thread (no shared state, no allocation):
+ *   sequential  the fault lies in the window after the previous one, so the
+ *               pages after it are requested too (DISTMEM_PREFETCH of them);
+ *   read-modify-write  a read fault was followed by a write fault on the same
+ *               page; until a read is not followed by a write, a sequential
+ *               read fault asks for the page (and prefetches) writable
+ *               straight away: one request per page instead of two.
+ */
+static _Thread_local uint64_t dm_dsm_last_read = UINT64_MAX; /* read fault not yet upgraded */
+static _Thread_local int dm_dsm_rmw;
+
+/* Decides what a fault asks for (pre: serial lock); updates the thread's pattern. */
+static dm_coh_local_t dm_dsm_predict(uint64_t page, dm_coh_state_t s, int write, int *seq_p)
+{
+    int seq = page >= dm_dsm_seq_lo && page <= dm_dsm_seq_hi;
+
+    *seq_p = seq;
+    if (write) {
+        if (s == DM_COH_S && page == dm_dsm_last_read) {
+            dm_dsm_rmw = 1;
+        }
+        dm_dsm_last_read = UINT64_MAX;
+        return DM_COH_WRITE;
+    }
+    if (dm_dsm_last_read != UINT64_MAX) {
+        dm_dsm_rmw = 0; /* the previous read was not followed by a write */
+    }
+    if (dm_dsm_rmw && seq && s == DM_COH_I) {
+        return DM_COH_WRITE;
+    }
+    dm_dsm_last_read = page;
+    return DM_COH_READ;
+}
+
+/* Asks for the pages after page when the thread walks forward. pre: serial lock. */
+static void dm_dsm_prefetch(dm_dsm_t *d, uint64_t page, int seq, dm_coh_local_t ev)
 {
     uint64_t q, end;
-    int seq = page >= dm_dsm_seq_lo && page <= dm_dsm_seq_hi;
 
     dm_dsm_seq_lo = page + 1;
     dm_dsm_seq_hi = page + 1 + (uint64_t)d->prefetch;
@@ -702,8 +740,11 @@ static void dm_dsm_prefetch(dm_dsm_t *d, uint64_t page)
     }
     end = dm_dsm_alloc_end(d, page);
     for (q = page + 1; q < end && q <= page + (uint64_t)d->prefetch; q++) {
-        if (atomic_load_explicit(&d->pages[q].state, memory_order_relaxed) == DM_COH_I) {
-            dm_dsm_local(d, q, DM_COH_READ);
+        dm_coh_state_t s = (dm_coh_state_t)atomic_load_explicit(&d->pages[q].state,
+                                                                memory_order_relaxed);
+
+        if (s == DM_COH_I || (s == DM_COH_S && ev == DM_COH_WRITE)) {
+            dm_dsm_local(d, q, ev);
             atomic_fetch_add_explicit(&d->st_prefetch, 1, memory_order_relaxed);
         }
     }
@@ -747,7 +788,7 @@ static void dm_dsm_fault_fatal(dm_dsm_t *d, uint64_t page, const char *why)
  * or -1 when it cannot (the caller lets the process die). Runs in the
  * SIGBUS handler of the faulting thread; never allocates.
  */
-static int dm_dsm_fault(dm_dsm_t *d, uint64_t page, int write, int *pinned_p)
+static int dm_dsm_fault(dm_dsm_t *d, uint64_t page, int write, int want_pin, int *pinned_p)
 {
     dm_dsm_waiter_t w = { .d = d, .page = page, .write = write };
     dm_dsm_page_t *pg = &d->pages[page];
@@ -801,15 +842,18 @@ static int dm_dsm_fault(dm_dsm_t *d, uint64_t page, int write, int *pinned_p)
         dm_dsm_unpin_mine(d);
         s = (dm_coh_state_t)atomic_load(&pg->state);
         if (dm_coh_state_stable(s) && !dm_dsm_state_allows(s, write)) {
+            int seq;
+            dm_coh_local_t ev = dm_dsm_predict(page, s, write, &seq);
+
             atomic_fetch_add_explicit(round ? &d->st_retry : write ? &d->st_write : &d->st_read,
                                       1, memory_order_relaxed);
-            dm_dsm_local(d, page, write ? DM_COH_WRITE : DM_COH_READ);
-            if (!write && s == DM_COH_I) {
-                dm_dsm_prefetch(d, page);
+            dm_dsm_local(d, page, ev);
+            if (s == DM_COH_I) {
+                dm_dsm_prefetch(d, page, seq, ev);
             }
             dm_dsm_drain(d);
         }
-        if (pg->waiting < 255) {
+        if (want_pin && pg->waiting < 255) {
             pg->waiting++;
             gen = pg->gen;
             registered = 1;
@@ -841,7 +885,7 @@ static void dm_dsm_chain(int sig, siginfo_t *si, void *uc, const struct sigactio
 static void dm_dsm_on_sigbus(int sig, siginfo_t *si, void *ucv)
 {
     dm_dsm_t *d = atomic_load(&dm_dsm_current);
-    int saved = errno, write, pinned;
+    int saved = errno, write, pinned, want_pin;
     uintptr_t a = (uintptr_t)si->si_addr;
     uint64_t page;
 
@@ -857,7 +901,22 @@ static void dm_dsm_on_sigbus(int sig, siginfo_t *si, void *ucv)
     /* a fault on a present (write-protected) page is a write; otherwise read first */
     write = d->pages[page].map == DM_DSM_MAP_RO;
 #endif
-    if (dm_dsm_fault(d, page, write, &pinned) == 0 && pinned) {
+#if defined(__x86_64__)
+    /*
+     * The same instruction faulting on the same page again means the page
+     * left before the instruction could run: this time, pin it.
+     */
+    {
+        uintptr_t ip = (uintptr_t)((ucontext_t *)ucv)->uc_mcontext.gregs[REG_RIP];
+
+        want_pin = d->step && ip == dm_dsm_last_ip && page == dm_dsm_last_page;
+        dm_dsm_last_ip = ip;
+        dm_dsm_last_page = page;
+    }
+#else
+    want_pin = 0;
+#endif
+    if (dm_dsm_fault(d, page, write, want_pin, &pinned) == 0 && pinned) {
 #if defined(__x86_64__)
         /* trap after the faulting instruction has run once: dm_dsm_on_sigtrap */
         ((ucontext_t *)ucv)->uc_mcontext.gregs[REG_EFL] |= DM_DSM_EFLAGS_TF;

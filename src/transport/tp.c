@@ -514,9 +514,11 @@ static dm_status_t dm_tp_wait_req(dm_tp_t *tp, dm_tp_desc_t *d, void *req, const
     ucs_status_t ust;
     dm_status_t st = DM_OK;
 
+    dm_tp_backoff_t b = { 0, 0 };
+
     dm_tp_wait_enter(tp);
     while (atomic_load_explicit(&d->state, memory_order_acquire) == DM_TP_REQ_PENDING) {
-        dm_tp_progress(tp);
+        dm_tp_backoff(&b, dm_tp_progress(tp));
         if (DM_UNLIKELY(d->peer >= 0 && dm_tp_peer_failed(tp, d->peer))) {
             st = dm_tp_peer_error(tp, d->peer);
             goto abandon;
