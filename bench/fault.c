@@ -204,23 +204,15 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
     }
 }
 
-static double bench_uffd_sigbus(void)
+/* Times one store to each page with h as the SIGBUS handler; then releases p and the fd. */
+static double sigbus_time_touches(char *p, void (*h)(int, siginfo_t *, void *))
 {
-    char *p = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    struct uffdio_register reg = { .range = { (uintptr_t)p, NPAGES * PAGE },
-                                   .mode = UFFDIO_REGISTER_MODE_MISSING };
     struct sigaction sa, old;
     uint64_t t0;
-    double per = -1;
+    double per;
 
-    sigbus_src = aligned_alloc(PAGE, PAGE);
-    memset(sigbus_src, 7, PAGE);
-    sigbus_fd = uffd_open(UFFD_FEATURE_SIGBUS);
-    if (sigbus_fd < 0 || ioctl(sigbus_fd, UFFDIO_REGISTER, &reg) != 0) {
-        goto out;
-    }
     memset(&sa, 0, sizeof(sa));
-    sa.sa_sigaction = on_sigbus;
+    sa.sa_sigaction = h;
     sa.sa_flags = SA_SIGINFO;
     sigaction(SIGBUS, &sa, &old);
     t0 = now_ns();
@@ -229,13 +221,35 @@ static double bench_uffd_sigbus(void)
     }
     per = (double)(now_ns() - t0) / NPAGES;
     sigaction(SIGBUS, &old, NULL);
-out:
+    return per;
+}
+
+static void sigbus_release(char *p)
+{
     if (sigbus_fd >= 0) {
         close(sigbus_fd);
         sigbus_fd = -1;
     }
     munmap(p, NPAGES * PAGE);
     free(sigbus_src);
+}
+
+static double bench_uffd_sigbus(void)
+{
+    char *p = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    struct uffdio_register reg = { .range = { (uintptr_t)p, NPAGES * PAGE },
+                                   .mode = UFFDIO_REGISTER_MODE_MISSING };
+    double per = -1;
+
+    sigbus_src = aligned_alloc(PAGE, PAGE);
+    memset(sigbus_src, 7, PAGE);
+    sigbus_fd = uffd_open(UFFD_FEATURE_SIGBUS);
+    if (sigbus_fd < 0 || ioctl(sigbus_fd, UFFDIO_REGISTER, &reg) != 0) {
+        goto out;
+    }
+    per = sigbus_time_touches(p, on_sigbus);
+out:
+    sigbus_release(p);
     return per;
 }
 
@@ -265,8 +279,6 @@ static double bench_uffd_sigbus_wp(void)
     struct uffdio_register reg = { .range = { (uintptr_t)p, NPAGES * PAGE },
                                    .mode = UFFDIO_REGISTER_MODE_MISSING |
                                            UFFDIO_REGISTER_MODE_WP };
-    struct sigaction sa, old;
-    uint64_t t0;
     double per = -1;
 
     sigbus_src = aligned_alloc(PAGE, PAGE);
@@ -283,23 +295,9 @@ static double bench_uffd_sigbus_wp(void)
             goto out;
         }
     }
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_sigaction = on_sigbus_wp;
-    sa.sa_flags = SA_SIGINFO;
-    sigaction(SIGBUS, &sa, &old);
-    t0 = now_ns();
-    for (size_t i = 0; i < NPAGES; i++) {
-        p[i * PAGE] = 2;
-    }
-    per = (double)(now_ns() - t0) / NPAGES;
-    sigaction(SIGBUS, &old, NULL);
+    per = sigbus_time_touches(p, on_sigbus_wp);
 out:
-    if (sigbus_fd >= 0) {
-        close(sigbus_fd);
-        sigbus_fd = -1;
-    }
-    munmap(p, NPAGES * PAGE);
-    free(sigbus_src);
+    sigbus_release(p);
     return per;
 }
 
