@@ -192,9 +192,6 @@ static struct sigaction dm_dsm_old_bus, dm_dsm_old_segv, dm_dsm_old_trap;
 static _Thread_local uint64_t dm_dsm_pinned[DM_DSM_PINS];
 static _Thread_local unsigned dm_dsm_npinned;
 
-/* The last fault of this thread: instruction and page (retry detection). */
-static _Thread_local uintptr_t dm_dsm_last_ip;
-static _Thread_local uint64_t dm_dsm_last_page = UINT64_MAX;
 
 /* Sequential-read detection for prefetch, per thread. */
 static _Thread_local uint64_t dm_dsm_seq_lo, dm_dsm_seq_hi;
@@ -901,18 +898,14 @@ static void dm_dsm_on_sigbus(int sig, siginfo_t *si, void *ucv)
     /* a fault on a present (write-protected) page is a write; otherwise read first */
     write = d->pages[page].map == DM_DSM_MAP_RO;
 #endif
-#if defined(__x86_64__)
     /*
-     * The same instruction faulting on the same page again means the page
-     * left before the instruction could run: this time, pin it.
+     * Every access that had to wait is pinned until it has run once. Pinning
+     * only an instruction that already lost its page once (to save the
+     * ~10 us of the single-step trap) livelocked SB litmus tests with 3
+     * ranks: forward progress needs the pin on the first wait.
      */
-    {
-        uintptr_t ip = (uintptr_t)((ucontext_t *)ucv)->uc_mcontext.gregs[REG_RIP];
-
-        want_pin = d->step && ip == dm_dsm_last_ip && page == dm_dsm_last_page;
-        dm_dsm_last_ip = ip;
-        dm_dsm_last_page = page;
-    }
+#if defined(__x86_64__)
+    want_pin = d->step;
 #else
     want_pin = 0;
 #endif
