@@ -60,9 +60,9 @@
     X(PREFETCH, prefetch, INT, "8", "0..64",                                                  \
       "Pages read ahead when a thread's read faults walk memory sequentially (0: off).")      \
     X(FAULT_STEP, fault_step, BOOL, "yes", "",                                                \
-      "When an instruction lost a page it faulted for before it could run, hold the page "    \
-      "the next time until the instruction has run once (x86-64: one single-step trap). "     \
-      "Guarantees forward progress under contention; turn off to debug with gdb quietly.")
+      "After a fault waited for a page, hold back requests to take it away until the faulting " \
+      "instruction has run once (x86-64: one single-step trap, about 10 us). Guarantees "     \
+      "forward progress under contention; without it racing ranks can livelock.")
 
 typedef enum dm_config_type {
     DM_CONFIG_INT,
