@@ -882,7 +882,9 @@ dm_status_t dm_tp_am_post(dm_tp_t *tp, int dst, unsigned id, const void *hdr, si
     }
     dm_tp_hdr_fill(tp, d->hdr, hdr, hdr_len);
     if (len <= sizeof(d->data)) {
-        memcpy(d->data, data, len);
+        if (len > 0) {
+            memcpy(d->data, data, len);
+        }
         payload = d->data;
     } else {
         d->heap = dm_tp_bigbuf_get(tp, len, &d->heap_cap);
