@@ -638,16 +638,11 @@ bad:
 /* ------------------------------------------------------------------ */
 /* the fault path                                                       */
 
-/* The end of the allocation holding page (exclusive), or page + 1. pre: serial lock. */
-static uint64_t dm_dsm_alloc_end(const dm_dsm_t *d, uint64_t page)
+/* The dm_alloc region holding page (page < coll_pages), or NULL. pre: serial lock. */
+static const dm_dsm_region_t *dm_dsm_region_of(const dm_dsm_t *d, uint64_t page)
 {
     size_t lo = 0, hi = d->nregions;
 
-    if (page >= d->place.coll_pages) {
-        int r = dm_place_home(&d->place, page);
-
-        return r < 0 ? page + 1 : dm_place_heap_first(&d->place, r) + d->place.heap_pages;
-    }
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
 
@@ -657,23 +652,21 @@ static uint64_t dm_dsm_alloc_end(const dm_dsm_t *d, uint64_t page)
             hi = mid;
         }
     }
-    if (lo < d->nregions && d->regions[lo].first <= page) {
-        return d->regions[lo].first + d->regions[lo].npages;
-    }
-    return page + 1;
+    return lo < d->nregions && d->regions[lo].first <= page ? &d->regions[lo] : NULL;
 }
 
-/* Nonzero when page lies in a dm_alloc region. pre: serial lock. */
-static int dm_dsm_in_region(const dm_dsm_t *d, uint64_t page)
+/* The end of the allocation holding page (exclusive), or page + 1. pre: serial lock. */
+static uint64_t dm_dsm_alloc_end(const dm_dsm_t *d, uint64_t page)
 {
-    size_t i;
+    const dm_dsm_region_t *reg;
 
-    for (i = 0; i < d->nregions; i++) {
-        if (page >= d->regions[i].first && page < d->regions[i].first + d->regions[i].npages) {
-            return 1;
-        }
+    if (page >= d->place.coll_pages) {
+        int r = dm_place_home(&d->place, page);
+
+        return r < 0 ? page + 1 : dm_place_heap_first(&d->place, r) + d->place.heap_pages;
     }
-    return 0;
+    reg = dm_dsm_region_of(d, page);
+    return reg != NULL ? reg->first + reg->npages : page + 1;
 }
 
 /* Feeds a local event for page into the state machine. pre: serial lock, state stable. */
@@ -829,7 +822,6 @@ static int dm_dsm_fault(dm_dsm_t *d, uint64_t page, int write, int want_pin, int
         }
         if (owned) {
             dm_dsm_unpin(d, page); /* woken for a read, but we write: ask again */
-            s = (dm_coh_state_t)atomic_load(&pg->state);
         }
         /*
          * An instruction that touches several pages faults once per page:
@@ -1153,8 +1145,8 @@ void dm_dsm_destroy(dm_dsm_t *d)
         free(e);
     }
     close(d->uffd);
+    munmap(d->home_mem, d->gas.size); /* before the release zeroes gas.size */
     dm_gas_release(&d->gas);
-    munmap(d->home_mem, d->gas.size == 0 ? 1 : (size_t)d->place.npages << d->page_shift);
     munmap(d->pages, d->meta_bytes);
     munmap(d->dirs, d->dirs_bytes);
     free(d->scratch);
@@ -1189,7 +1181,7 @@ int dm_dsm_home(dm_dsm_t *d, const void *p)
     }
     page = ((uintptr_t)p - d->gas.base) >> d->page_shift;
     dm_tp_serial_enter(d->tp);
-    open = page >= d->place.coll_pages || dm_dsm_in_region(d, page);
+    open = page >= d->place.coll_pages || dm_dsm_region_of(d, page) != NULL;
     dm_tp_serial_leave(d->tp);
     return open ? dm_place_home(&d->place, page) : -1;
 }

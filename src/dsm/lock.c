@@ -15,10 +15,9 @@
 #include <string.h>
 
 #include "coll.h"
+#include "dsm.h"
 #include "log.h"
 #include "status.h"
-
-#define DM_LOCK_AM (DM_TP_AM_USER + 2) /* = DM_DSM_AM_LOCK in dsm.h */
 
 enum { DM_LOCK_ACQ = 1, DM_LOCK_GRANT, DM_LOCK_REL };
 
@@ -83,7 +82,7 @@ static void dm_lock_grant(dm_lock_svc_t *svc, uint32_t id, int dst)
         atomic_store_explicit(&svc->handles[id]->granted, 1, memory_order_release);
         return;
     }
-    if (dm_tp_am_post(svc->tp, dst, DM_LOCK_AM, &h, sizeof(h), NULL, 0) != DM_OK) {
+    if (dm_tp_am_post(svc->tp, dst, DM_DSM_AM_LOCK, &h, sizeof(h), NULL, 0) != DM_OK) {
         DM_ERROR("lock %u: grant to rank %d lost: %s", id, dst, dm_last_error());
     }
 }
@@ -175,7 +174,7 @@ dm_status_t dm_lock_svc_create(dm_tp_t *tp, dm_lock_svc_t **svc_p)
     svc->tp = tp;
     svc->rank = dm_tp_rank(tp);
     svc->nranks = dm_tp_nranks(tp);
-    st = dm_tp_am_register(tp, DM_LOCK_AM, dm_lock_on_msg, svc);
+    st = dm_tp_am_register(tp, DM_DSM_AM_LOCK, dm_lock_on_msg, svc);
     if (st != DM_OK) {
         free(svc);
         return st;
@@ -301,7 +300,7 @@ static dm_status_t dm_lock_request(dm_lock_svc_t *svc, dm_dsm_lock_t *l, int typ
         }
         return DM_OK;
     }
-    return dm_tp_am_post(svc->tp, l->home, DM_LOCK_AM, &h, sizeof(h), NULL, 0);
+    return dm_tp_am_post(svc->tp, l->home, DM_DSM_AM_LOCK, &h, sizeof(h), NULL, 0);
 }
 
 dm_status_t dm_lock_svc_acquire(dm_lock_svc_t *svc, dm_dsm_lock_t *l)
