@@ -168,6 +168,91 @@ DM_API dm_status_t dm_lock(dm_lock_t *lock);
 DM_API dm_status_t dm_unlock(dm_lock_t *lock);
 DM_API void dm_lock_destroy(dm_lock_t *lock);
 
+
+/* ------------------------------------------------------------------ */
+/* One-sided operations                                                 */
+/*
+ * Put, get and atomics on distmem addresses (memory from dm_alloc or
+ * dm_malloc) that do not fault pages in: each operation runs at the
+ * page's home, which first takes the page back from whoever caches it
+ * (the page protocol's own messages), so a later plain load anywhere sees
+ * the result. When this process already holds the page (writable for a
+ * put or an atomic, readable for a get) and has no one-sided operation in
+ * flight, the operation runs locally without any message.
+ *
+ * Ordering (docs/memory-model.md):
+ *   - operations of one process on one page are applied in issue order;
+ *   - dm_quiet() returns when every operation this process issued is
+ *     complete and visible to every later access of every process (plain
+ *     loads included); dm_barrier() and dm_unlock() include a dm_quiet();
+ *   - a blocking get or atomic has been applied at the home when it returns.
+ * Atomics on one int64_t word are atomic against each other and against
+ * plain accesses made through the page protocol.
+ *
+ * The distmem side of every operation must lie inside one allocation (one
+ * dm_alloc block, or one rank's heap); atomics need an 8-byte aligned word.
+ * The local side may be any memory, distmem memory included. Errors:
+ * DM_ERR_INVALID_PARAM (bad address, range crossing allocations,
+ * misalignment, NULL), DM_ERR_NOT_INITIALIZED, DM_ERR_PEER_FAILED (the home
+ * of a page failed, reported by the call that waits for the operation).
+ */
+typedef struct dm_request dm_request_t;
+
+/* Comparisons for dm_wait_until: *addr <cmp> value. */
+typedef enum dm_cmp {
+    DM_CMP_EQ = 0,
+    DM_CMP_NE,
+    DM_CMP_GT,
+    DM_CMP_GE,
+    DM_CMP_LT,
+    DM_CMP_LE,
+} dm_cmp_t;
+
+/*
+ * Copies len bytes from local memory src to distmem address dst. Returns
+ * when src may be reused; the data is visible everywhere after dm_quiet.
+ */
+DM_API dm_status_t dm_put(void *dst, const void *src, size_t len);
+
+/* Copies len bytes from distmem address src to local memory dst; returns when dst holds them. */
+DM_API dm_status_t dm_get(void *dst, const void *src, size_t len);
+
+/*
+ * Non-blocking forms: start the operation and return a request in *req;
+ * dm_wait(*req) completes it (for a get: dst is filled) and frees the
+ * request. Until then src (put) must not change and dst (get) must not be
+ * read. dm_quiet also completes them, but each request must still be
+ * passed to dm_wait once.
+ */
+DM_API dm_status_t dm_put_nb(void *dst, const void *src, size_t len, dm_request_t **req);
+DM_API dm_status_t dm_get_nb(void *dst, const void *src, size_t len, dm_request_t **req);
+DM_API dm_status_t dm_wait(dm_request_t *req);
+
+/* Completes every one-sided operation this process issued (see Ordering). */
+DM_API dm_status_t dm_quiet(void);
+
+/*
+ * Atomics on the 8-byte aligned distmem word addr. The value before the
+ * operation goes to *old (which may be NULL).
+ *   fetch_add:     *addr += value
+ *   compare_swap:  if (*addr == expected) *addr = desired
+ *   swap:          *addr = value
+ *   fetch:         reads *addr into *value
+ */
+DM_API dm_status_t dm_atomic_fetch_add(int64_t *addr, int64_t value, int64_t *old);
+DM_API dm_status_t dm_atomic_compare_swap(int64_t *addr, int64_t expected, int64_t desired,
+                                          int64_t *old);
+DM_API dm_status_t dm_atomic_swap(int64_t *addr, int64_t value, int64_t *old);
+DM_API dm_status_t dm_atomic_fetch(const int64_t *addr, int64_t *value);
+
+/*
+ * Waits until (*addr cmp value) holds for the distmem word addr, as
+ * changed by other processes' plain stores, puts or atomics. It reads
+ * through the page protocol: while nothing changes, waiting sends no
+ * message. Errors: DM_ERR_INVALID_PARAM, DM_ERR_PEER_FAILED.
+ */
+DM_API dm_status_t dm_wait_until(const int64_t *addr, dm_cmp_t cmp, int64_t value);
+
 #ifdef __cplusplus
 }
 #endif

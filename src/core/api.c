@@ -161,8 +161,9 @@ DM_API int dm_nranks(void)
 
 /*
  * The page protocol keeps memory sequentially consistent by itself
- * (dsm.c), so a barrier only has to keep the compiler and the CPU from
- * moving accesses across it.
+ * (dsm.c), so a barrier only has to complete this rank's one-sided
+ * operations and keep the compiler and the CPU from moving accesses
+ * across it.
  */
 DM_API dm_status_t dm_barrier(void)
 {
@@ -170,6 +171,10 @@ DM_API dm_status_t dm_barrier(void)
 
     if (!atomic_load_explicit(&dm_ctx.initialized, memory_order_acquire)) {
         return dm_error_set(DM_ERR_NOT_INITIALIZED, "dm_barrier before dm_init");
+    }
+    st = dm_dsm_quiet(dm_ctx.dsm);
+    if (st != DM_OK) {
+        return st;
     }
     atomic_thread_fence(memory_order_seq_cst);
     st = dm_tp_barrier(dm_ctx.tp);
@@ -258,11 +263,18 @@ DM_API dm_status_t dm_lock(dm_lock_t *lock)
 
 DM_API dm_status_t dm_unlock(dm_lock_t *lock)
 {
+    dm_status_t st;
+
     if (!dm_api_ready("dm_unlock")) {
         return DM_ERR_NOT_INITIALIZED;
     }
     if (lock == NULL) {
         return dm_error_set(DM_ERR_INVALID_PARAM, "dm_unlock(NULL)");
+    }
+    /* what the holder put is visible to the next holder */
+    st = dm_dsm_quiet(dm_ctx.dsm);
+    if (st != DM_OK) {
+        return st;
     }
     return dm_lock_svc_release(dm_ctx.locks, lock);
 }
@@ -275,3 +287,94 @@ DM_API void dm_lock_destroy(dm_lock_t *lock)
     dm_lock_svc_delete(dm_ctx.locks, lock);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* one-sided operations                                                 */
+
+_Static_assert((int)DM_CMP_EQ == (int)DM_DSM_CMP_EQ && (int)DM_CMP_LE == (int)DM_DSM_CMP_LE,
+               "dm_cmp_t and dm_dsm_cmp_t differ");
+
+DM_API dm_status_t dm_put(void *dst, const void *src, size_t len)
+{
+    return dm_api_ready("dm_put") ? dm_dsm_put(dm_ctx.dsm, dst, src, len, NULL)
+                                  : DM_ERR_NOT_INITIALIZED;
+}
+
+DM_API dm_status_t dm_get(void *dst, const void *src, size_t len)
+{
+    return dm_api_ready("dm_get") ? dm_dsm_get(dm_ctx.dsm, dst, src, len, NULL)
+                                  : DM_ERR_NOT_INITIALIZED;
+}
+
+DM_API dm_status_t dm_put_nb(void *dst, const void *src, size_t len, dm_request_t **req)
+{
+    if (!dm_api_ready("dm_put_nb")) {
+        return DM_ERR_NOT_INITIALIZED;
+    }
+    if (req == NULL) {
+        return dm_error_set(DM_ERR_INVALID_PARAM, "dm_put_nb: NULL request pointer");
+    }
+    return dm_dsm_put(dm_ctx.dsm, dst, src, len, req);
+}
+
+DM_API dm_status_t dm_get_nb(void *dst, const void *src, size_t len, dm_request_t **req)
+{
+    if (!dm_api_ready("dm_get_nb")) {
+        return DM_ERR_NOT_INITIALIZED;
+    }
+    if (req == NULL) {
+        return dm_error_set(DM_ERR_INVALID_PARAM, "dm_get_nb: NULL request pointer");
+    }
+    return dm_dsm_get(dm_ctx.dsm, dst, src, len, req);
+}
+
+DM_API dm_status_t dm_wait(dm_request_t *req)
+{
+    return dm_api_ready("dm_wait") ? dm_dsm_wait(dm_ctx.dsm, req) : DM_ERR_NOT_INITIALIZED;
+}
+
+DM_API dm_status_t dm_quiet(void)
+{
+    return dm_api_ready("dm_quiet") ? dm_dsm_quiet(dm_ctx.dsm) : DM_ERR_NOT_INITIALIZED;
+}
+
+DM_API dm_status_t dm_atomic_fetch_add(int64_t *addr, int64_t value, int64_t *old)
+{
+    return dm_api_ready("dm_atomic_fetch_add")
+               ? dm_dsm_atomic(dm_ctx.dsm, DM_DSM_AMO_FADD, addr, value, 0, old)
+               : DM_ERR_NOT_INITIALIZED;
+}
+
+DM_API dm_status_t dm_atomic_compare_swap(int64_t *addr, int64_t expected, int64_t desired,
+                                          int64_t *old)
+{
+    return dm_api_ready("dm_atomic_compare_swap")
+               ? dm_dsm_atomic(dm_ctx.dsm, DM_DSM_AMO_CSWAP, addr, expected, desired, old)
+               : DM_ERR_NOT_INITIALIZED;
+}
+
+DM_API dm_status_t dm_atomic_swap(int64_t *addr, int64_t value, int64_t *old)
+{
+    return dm_api_ready("dm_atomic_swap")
+               ? dm_dsm_atomic(dm_ctx.dsm, DM_DSM_AMO_SWAP, addr, value, 0, old)
+               : DM_ERR_NOT_INITIALIZED;
+}
+
+DM_API dm_status_t dm_atomic_fetch(const int64_t *addr, int64_t *value)
+{
+    if (!dm_api_ready("dm_atomic_fetch")) {
+        return DM_ERR_NOT_INITIALIZED;
+    }
+    if (value == NULL) {
+        return dm_error_set(DM_ERR_INVALID_PARAM, "dm_atomic_fetch: NULL result pointer");
+    }
+    /* a fetch does not write: the cast only shares the operation's signature */
+    return dm_dsm_atomic(dm_ctx.dsm, DM_DSM_AMO_FETCH, (int64_t *)(uintptr_t)addr, 0, 0, value);
+}
+
+DM_API dm_status_t dm_wait_until(const int64_t *addr, dm_cmp_t cmp, int64_t value)
+{
+    return dm_api_ready("dm_wait_until")
+               ? dm_dsm_wait_until(dm_ctx.dsm, addr, (dm_dsm_cmp_t)cmp, value)
+               : DM_ERR_NOT_INITIALIZED;
+}

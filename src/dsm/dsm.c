@@ -71,7 +71,7 @@
  * error) ends the process: a message naming the page and the cause, then
  * SIGBUS, as for a mapped file whose backing vanished.
  */
-#include "dsm.h"
+#include "dsm_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -98,92 +98,6 @@
 #include "util.h"
 #include "status.h"
 
-/* What the local mapping of a page really grants (coh's protection, as built). */
-enum { DM_DSM_MAP_NONE = 0, DM_DSM_MAP_RO, DM_DSM_MAP_RW };
-
-typedef struct dm_dsm_page {
-    _Atomic uint8_t state; /* dm_coh_state_t; written under the serial lock, polled by waiters */
-    uint8_t         map;   /* DM_DSM_MAP_*; serial lock */
-    /*
-     * Forward progress (serial lock). waiting: threads waiting for this
-     * page that no WAKE has reached yet; a WAKE turns each into one unit of
-     * pin and bumps gen (so a waiter knows it was woken). While pin > 0,
-     * messages that would take the page away are held back (deferred); a
-     * woken thread gives its unit back once its instruction has run.
-     */
-    uint8_t         pin;
-    uint8_t         waiting;
-    uint8_t         gen;
-} dm_dsm_page_t;
-
-/* A directory entry of a page homed here; listed so destroy finds them all. */
-typedef struct dm_dsm_dirent {
-    dm_coh_dir_t           dir;
-    struct dm_dsm_dirent  *prev, *next;
-} dm_dsm_dirent_t;
-
-/* Protocol message header; the page's data, when it travels, is the payload. */
-typedef struct dm_dsm_hdr {
-    uint8_t  type;   /* dm_coh_msg_type_t */
-    uint8_t  pad[7];
-    uint64_t page;   /* page number from the base of the address space */
-} dm_dsm_hdr_t;
-
-typedef struct dm_dsm_self_msg {
-    uint8_t  type;
-    uint64_t page;
-} dm_dsm_self_msg_t;
-
-/* A message held back while its page is pinned (node side: INV, RECALL_*). */
-typedef struct dm_dsm_deferred {
-    int32_t  src;
-    uint8_t  type;
-    uint64_t page;
-} dm_dsm_deferred_t;
-
-typedef struct dm_dsm_region {
-    uint64_t first, npages;
-} dm_dsm_region_t;
-
-#define DM_DSM_SELF_QUEUE 1024 /* cascades are a few messages deep */
-#define DM_DSM_DEFER_MAX  256  /* one per pinned page at most; pins are per thread */
-#define DM_DSM_PINS       4    /* pages one thread may pin for one instruction */
-
-struct dm_dsm {
-    dm_tp_t          *tp;
-    int               rank, nranks;
-    size_t            page_size;
-    unsigned          page_shift;
-    dm_gas_t          gas;
-    dm_place_t        place;
-    int               prefetch;
-    int               uffd;
-    unsigned char    *home_mem; /* gas.size bytes, NORESERVE */
-    dm_dsm_page_t    *pages;    /* [npages], NORESERVE, zero = I/unmapped */
-    dm_dsm_dirent_t **dirs;     /* [npages], NORESERVE, NULL = H_U and never asked */
-    size_t            meta_bytes, dirs_bytes;
-    dm_dsm_dirent_t  *dir_list;
-
-    /* serial lock */
-    unsigned char    *scratch;      /* snapshot of a page revoked from M */
-    uint64_t          scratch_page; /* which page scratch holds; UINT64_MAX none */
-    dm_dsm_self_msg_t self_q[DM_DSM_SELF_QUEUE];
-    unsigned          self_head, self_len;
-    dm_dsm_deferred_t deferred[DM_DSM_DEFER_MAX]; /* in arrival order */
-    unsigned          ndeferred;
-    int               step;    /* DISTMEM_FAULT_STEP: pin woken pages for one instruction */
-    dm_dsm_region_t  *regions; /* dm_alloc regions, sorted by first */
-    size_t            nregions, regions_cap;
-    atomic_int        ntransient; /* pages of this node in a transient state */
-    _Atomic(const char *) broken; /* set once: the runtime cannot go on (reason) */
-    char              broken_buf[256];
-
-    pthread_mutex_t   heap_lock;
-    dm_heap_t         heap;
-
-    atomic_uint_fast64_t st_read, st_write, st_prefetch, st_sent, st_self, st_retry;
-};
-
 /* The runtime the signal handlers serve (one per process). */
 static _Atomic(dm_dsm_t *) dm_dsm_current;
 static struct sigaction dm_dsm_old_bus, dm_dsm_old_segv, dm_dsm_old_trap;
@@ -195,21 +109,6 @@ static _Thread_local unsigned dm_dsm_npinned;
 
 /* Sequential-read detection for prefetch, per thread. */
 static _Thread_local uint64_t dm_dsm_seq_lo, dm_dsm_seq_hi;
-
-static inline unsigned char *dm_dsm_app_page(const dm_dsm_t *d, uint64_t page)
-{
-    return (unsigned char *)d->gas.base + (page << d->page_shift);
-}
-
-static inline unsigned char *dm_dsm_home_page(const dm_dsm_t *d, uint64_t page)
-{
-    return d->home_mem + (page << d->page_shift);
-}
-
-static inline int dm_dsm_state_allows(dm_coh_state_t s, int write)
-{
-    return write ? s == DM_COH_M : dm_coh_state_prot(s) != DM_COH_PROT_NONE;
-}
 
 static inline int dm_dsm_msg_has_data(dm_coh_msg_type_t m)
 {
@@ -223,10 +122,7 @@ static inline int dm_dsm_msg_to_home(dm_coh_msg_type_t m)
            m == DM_COH_RECALL_DATA;
 }
 
-/* Marks the runtime unusable (first reason wins). pre: serial lock. */
-static void dm_dsm_break(dm_dsm_t *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void dm_dsm_break(dm_dsm_t *d, const char *fmt, ...)
+void dm_dsm_break(dm_dsm_t *d, const char *fmt, ...)
 {
     va_list ap;
 
@@ -449,7 +345,7 @@ static void dm_dsm_set_state(dm_dsm_t *d, uint64_t page, dm_coh_state_t old, dm_
     atomic_store_explicit(&d->pages[page].state, (uint8_t)s, memory_order_release);
 }
 
-static dm_coh_dir_t *dm_dsm_dir(dm_dsm_t *d, uint64_t page)
+dm_dsm_dirent_t *dm_dsm_dirent(dm_dsm_t *d, uint64_t page)
 {
     dm_dsm_dirent_t *e = d->dirs[page];
 
@@ -459,6 +355,7 @@ static dm_coh_dir_t *dm_dsm_dir(dm_dsm_t *d, uint64_t page)
             return NULL;
         }
         dm_coh_dir_init(&e->dir);
+        e->rma_head = e->rma_tail = NULL;
         e->prev = NULL;
         e->next = d->dir_list;
         if (d->dir_list != NULL) {
@@ -467,7 +364,7 @@ static dm_coh_dir_t *dm_dsm_dir(dm_dsm_t *d, uint64_t page)
         d->dir_list = e;
         d->dirs[page] = e;
     }
-    return &e->dir;
+    return e;
 }
 
 static void dm_dsm_dir_drop(dm_dsm_t *d, uint64_t page)
@@ -502,19 +399,19 @@ static void dm_dsm_dispatch(dm_dsm_t *d, int src, dm_coh_msg_type_t type, uint64
     dm_status_t st;
 
     if (dm_dsm_msg_to_home(type)) {
-        dm_coh_dir_t *dir;
+        dm_dsm_dirent_t *e;
 
         if (home != d->rank) {
             st = DM_ERR_PROTOCOL;
             goto bad;
         }
-        dir = dm_dsm_dir(d, page);
-        if (dir == NULL) {
+        e = dm_dsm_dirent(d, page);
+        if (e == NULL) {
             dm_dsm_break(d, "no memory for the directory entry of page %llu",
                          (unsigned long long)page);
             return;
         }
-        st = dm_coh_home_msg(dir, type, src, dm_dsm_emit, &x);
+        st = dm_coh_home_msg(&e->dir, type, src, dm_dsm_emit, &x);
     } else {
         dm_coh_state_t old = (dm_coh_state_t)atomic_load(&d->pages[page].state), s = old;
 
@@ -533,6 +430,10 @@ static void dm_dsm_dispatch(dm_dsm_t *d, int src, dm_coh_msg_type_t type, uint64
         st = dm_coh_node_msg(&s, type, home, dm_dsm_emit, &x);
         if (st == DM_OK) {
             dm_dsm_set_state(d, page, old, s);
+            if (d->pages[page].rmaq) {
+                /* before any other message can take the page away again */
+                dm_rma_page_changed(d, page);
+            }
         }
     }
     if (st == DM_OK) {
@@ -557,8 +458,7 @@ bad:
     }
 }
 
-/* Handles every message this rank sent itself. pre: serial lock. */
-static void dm_dsm_drain(dm_dsm_t *d)
+void dm_dsm_drain(dm_dsm_t *d)
 {
     while (d->self_len > 0) {
         dm_dsm_self_msg_t m = d->self_q[d->self_head];
@@ -655,6 +555,35 @@ static const dm_dsm_region_t *dm_dsm_region_of(const dm_dsm_t *d, uint64_t page)
     return lo < d->nregions && d->regions[lo].first <= page ? &d->regions[lo] : NULL;
 }
 
+int dm_dsm_alloc_span(const dm_dsm_t *d, uint64_t first, uint64_t last, uint64_t *end_p)
+{
+    uint64_t end;
+
+    if (last < first || last >= d->place.npages) {
+        return -1;
+    }
+    if (first >= d->place.coll_pages) {
+        int r = dm_place_home(&d->place, first);
+
+        if (r < 0 || dm_place_home(&d->place, last) != r) {
+            return -1;
+        }
+        end = dm_place_heap_first(&d->place, r) + d->place.heap_pages;
+    } else {
+        const dm_dsm_region_t *reg = dm_dsm_region_of(d, first);
+
+        if (reg == NULL) {
+            return -1;
+        }
+        end = reg->first + reg->npages;
+    }
+    if (last >= end) {
+        return -1;
+    }
+    *end_p = end;
+    return 0;
+}
+
 /* The end of the allocation holding page (exclusive), or page + 1. pre: serial lock. */
 static uint64_t dm_dsm_alloc_end(const dm_dsm_t *d, uint64_t page)
 {
@@ -669,8 +598,7 @@ static uint64_t dm_dsm_alloc_end(const dm_dsm_t *d, uint64_t page)
     return reg != NULL ? reg->first + reg->npages : page + 1;
 }
 
-/* Feeds a local event for page into the state machine. pre: serial lock, state stable. */
-static void dm_dsm_local(dm_dsm_t *d, uint64_t page, dm_coh_local_t ev)
+void dm_dsm_local(dm_dsm_t *d, uint64_t page, dm_coh_local_t ev)
 {
     dm_dsm_exec_t x = { .d = d, .page = page, .src = -1 };
     dm_coh_state_t old = (dm_coh_state_t)atomic_load(&d->pages[page].state), s = old;
@@ -1087,7 +1015,8 @@ dm_status_t dm_dsm_create(dm_tp_t *tp, const dm_config_t *cfg, dm_dsm_t **dsm_p)
     sigaction(SIGTRAP, &sa, &dm_dsm_old_trap);
 
     if ((st = dm_tp_am_register(tp, DM_DSM_AM_PROTO, dm_dsm_on_proto, d)) != DM_OK ||
-        (st = dm_tp_am_register(tp, DM_DSM_AM_HEAP, dm_dsm_on_heap, d)) != DM_OK) {
+        (st = dm_tp_am_register(tp, DM_DSM_AM_HEAP, dm_dsm_on_heap, d)) != DM_OK ||
+        (st = dm_rma_init(d)) != DM_OK) {
         goto err_signals;
     }
     /* every rank's handlers are in place before anyone faults */
@@ -1102,6 +1031,7 @@ dm_status_t dm_dsm_create(dm_tp_t *tp, const dm_config_t *cfg, dm_dsm_t **dsm_p)
     return DM_OK;
 
 err_signals:
+    dm_rma_cleanup(d);
     sigaction(SIGBUS, &dm_dsm_old_bus, NULL);
     sigaction(SIGSEGV, &dm_dsm_old_segv, NULL);
     sigaction(SIGTRAP, &dm_dsm_old_trap, NULL);
@@ -1139,6 +1069,7 @@ void dm_dsm_destroy(dm_dsm_t *d)
     sigaction(SIGSEGV, &dm_dsm_old_segv, NULL);
     sigaction(SIGTRAP, &dm_dsm_old_trap, NULL);
     atomic_store(&dm_dsm_current, NULL);
+    dm_rma_cleanup(d); /* before the directory entries holding waiting operations go */
     for (e = d->dir_list; e != NULL; e = next) {
         next = e->next;
         dm_coh_dir_cleanup(&e->dir);
@@ -1169,6 +1100,10 @@ void dm_dsm_stats(dm_dsm_t *d, dm_dsm_stats_t *s)
     s->msgs_sent = atomic_load(&d->st_sent);
     s->msgs_self = atomic_load(&d->st_self);
     s->retries = atomic_load(&d->st_retry);
+    s->rma_local = atomic_load(&d->st_rma_local);
+    s->rma_remote = atomic_load(&d->st_rma_remote);
+    s->rma_home_direct = atomic_load(&d->st_rma_home_direct);
+    s->rma_home_queued = atomic_load(&d->st_rma_home_queued);
 }
 
 int dm_dsm_home(dm_dsm_t *d, const void *p)
@@ -1210,52 +1145,17 @@ static int dm_dsm_region_find(const dm_dsm_t *d, uint64_t npages, uint64_t *firs
     return -1;
 }
 
-dm_status_t dm_dsm_alloc(dm_dsm_t *d, size_t bytes, void **ptr_p)
+/*
+ * Opens [first, first + npages) as a region at pos (pre: serial lock).
+ * Returns DM_OK or the reason it could not.
+ */
+static dm_status_t dm_dsm_region_open(dm_dsm_t *d, uint64_t first, uint64_t npages, size_t pos)
 {
-    uint64_t mine = bytes, *all, npages, first = 0;
-    size_t pos = 0;
-    dm_status_t st;
-    int r;
-
-    all = malloc(sizeof(*all) * (size_t)d->nranks);
-    if (all == NULL) {
-        return dm_error_set(DM_ERR_NO_MEMORY, "dm_alloc");
-    }
-    /* collective: everyone learns what everyone asked for */
-    st = dm_tp_allgather(d->tp, &mine, all, sizeof(mine));
-    if (st != DM_OK) {
-        free(all);
-        return st;
-    }
-    for (r = 0; r < d->nranks; r++) {
-        if (all[r] != mine) {
-            st = dm_error_set(DM_ERR_INVALID_PARAM,
-                              "dm_alloc is collective: rank %d asked for %llu bytes, rank %d "
-                              "for %llu",
-                              d->rank, (unsigned long long)mine, r, (unsigned long long)all[r]);
-            free(all);
-            return st;
-        }
-    }
-    free(all);
-    if (bytes == 0) {
-        return dm_error_set(DM_ERR_INVALID_PARAM, "dm_alloc of 0 bytes");
-    }
-    npages = (bytes + d->page_size - 1) >> d->page_shift;
-    dm_tp_serial_enter(d->tp);
-    if (dm_dsm_region_find(d, npages, &first, &pos) != 0) {
-        dm_tp_serial_leave(d->tp);
-        return dm_error_set(DM_ERR_NO_MEMORY,
-                            "dm_alloc of %zu bytes: the collective area (%llu bytes, half of "
-                            "DISTMEM_GAS_SIZE) has no free range that large",
-                            bytes, (unsigned long long)(d->place.coll_pages << d->page_shift));
-    }
     if (d->nregions == d->regions_cap) {
         size_t cap = d->regions_cap ? d->regions_cap * 2 : 16;
         dm_dsm_region_t *nr = realloc(d->regions, cap * sizeof(*nr));
 
         if (nr == NULL) {
-            dm_tp_serial_leave(d->tp);
             return dm_error_set(DM_ERR_NO_MEMORY, "dm_alloc: region table");
         }
         d->regions = nr;
@@ -1263,25 +1163,93 @@ dm_status_t dm_dsm_alloc(dm_dsm_t *d, size_t bytes, void **ptr_p)
     }
     if (mprotect(dm_dsm_app_page(d, first), (size_t)npages << d->page_shift,
                  PROT_READ | PROT_WRITE) != 0) {
-        st = dm_error_set(DM_ERR_NO_MEMORY, "dm_alloc: opening %llu pages: %s",
-                          (unsigned long long)npages, strerror(errno));
-        dm_tp_serial_leave(d->tp);
-        return st;
+        return dm_error_set(DM_ERR_NO_MEMORY, "dm_alloc: opening %llu pages: %s",
+                            (unsigned long long)npages, strerror(errno));
     }
     memmove(&d->regions[pos + 1], &d->regions[pos], (d->nregions - pos) * sizeof(*d->regions));
     d->regions[pos].first = first;
     d->regions[pos].npages = npages;
     d->nregions++;
-    dm_tp_serial_leave(d->tp);
+    return DM_OK;
+}
+
+/*
+ * Every rank opens the region before the allgather and closes it again if
+ * any rank asked for another size or could not open it. So when dm_alloc
+ * returns anywhere, every rank knows the region (the allgather completes
+ * only after everyone contributed): an operation on the new memory that
+ * reaches its home at once finds it allocated there.
+ */
+dm_status_t dm_dsm_alloc(dm_dsm_t *d, size_t bytes, void **ptr_p)
+{
+    /* [0]: the size asked for; [1]: 1 when this rank opened the region */
+    uint64_t mine[2] = { bytes, 0 }, *all;
+    uint64_t npages = (bytes + d->page_size - 1) >> d->page_shift, first = 0;
+    size_t pos = 0;
+    dm_status_t st = DM_OK, local = DM_OK;
+    char why[256] = "";
+    int r;
+
+    all = malloc(sizeof(mine) * (size_t)d->nranks);
+    if (all == NULL) {
+        return dm_error_set(DM_ERR_NO_MEMORY, "dm_alloc");
+    }
+    if (bytes > 0) {
+        dm_tp_serial_enter(d->tp);
+        if (dm_dsm_region_find(d, npages, &first, &pos) != 0) {
+            local = dm_error_set(DM_ERR_NO_MEMORY,
+                                 "dm_alloc of %zu bytes: the collective area (%llu bytes, half of "
+                                 "DISTMEM_GAS_SIZE) has no free range that large",
+                                 bytes, (unsigned long long)(d->place.coll_pages << d->page_shift));
+        } else {
+            local = dm_dsm_region_open(d, first, npages, pos);
+        }
+        dm_tp_serial_leave(d->tp);
+        mine[1] = local == DM_OK;
+        if (local != DM_OK) {
+            snprintf(why, sizeof(why), "%s", dm_last_error());
+        }
+    }
+    /* collective: everyone learns what everyone asked for, and whether it worked */
+    st = dm_tp_allgather(d->tp, mine, all, sizeof(mine));
+    for (r = 0; st == DM_OK && r < d->nranks; r++) {
+        if (all[2 * r] != bytes) {
+            st = dm_error_set(DM_ERR_INVALID_PARAM,
+                              "dm_alloc is collective: rank %d asked for %zu bytes, rank %d "
+                              "for %llu",
+                              d->rank, bytes, r, (unsigned long long)all[2 * r]);
+        } else if (bytes == 0) {
+            st = dm_error_set(DM_ERR_INVALID_PARAM, "dm_alloc of 0 bytes");
+        } else if (local != DM_OK) {
+            st = dm_error_set(local, "%s", why);
+        } else if (all[2 * r + 1] == 0) {
+            st = dm_error_set(DM_ERR_NO_MEMORY, "dm_alloc of %zu bytes failed at rank %d",
+                              bytes, r);
+        }
+    }
+    free(all);
+    if (st != DM_OK) {
+        if (mine[1]) {
+            /* nobody uses the region: every rank closes it */
+            dm_tp_serial_enter(d->tp);
+            mprotect(dm_dsm_app_page(d, first), (size_t)npages << d->page_shift, PROT_NONE);
+            memmove(&d->regions[pos], &d->regions[pos + 1],
+                    (d->nregions - pos - 1) * sizeof(*d->regions));
+            d->nregions--;
+            dm_tp_serial_leave(d->tp);
+        }
+        return st;
+    }
     *ptr_p = dm_dsm_app_page(d, first);
     return DM_OK;
 }
 
-static int dm_dsm_quiet(void *arg)
+static int dm_dsm_settled(void *arg)
 {
     dm_dsm_t *d = arg;
 
-    return atomic_load(&d->ntransient) == 0 || atomic_load(&d->broken) != NULL;
+    return (atomic_load(&d->ntransient) == 0 && atomic_load(&d->rma_inflight) == 0) ||
+           atomic_load(&d->broken) != NULL;
 }
 
 dm_status_t dm_dsm_quiesce(dm_dsm_t *d)
@@ -1289,7 +1257,7 @@ dm_status_t dm_dsm_quiesce(dm_dsm_t *d)
     if (d == NULL) {
         return DM_OK;
     }
-    return dm_tp_wait_until(d->tp, dm_dsm_quiet, d);
+    return dm_tp_wait_until(d->tp, dm_dsm_settled, d);
 }
 
 dm_status_t dm_dsm_free(dm_dsm_t *d, void *ptr)

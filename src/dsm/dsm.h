@@ -22,6 +22,7 @@ enum {
     DM_DSM_AM_PROTO = DM_TP_AM_USER + 0, /* page protocol (coh.h messages) */
     DM_DSM_AM_HEAP  = DM_TP_AM_USER + 1, /* dm_mfree of another rank's block */
     DM_DSM_AM_LOCK  = DM_TP_AM_USER + 2, /* lock service (lock.c) */
+    DM_DSM_AM_RMA   = DM_TP_AM_USER + 3, /* one-sided operations (rma.c) */
 };
 
 /*
@@ -41,8 +42,9 @@ dm_status_t dm_dsm_create(dm_tp_t *tp, const dm_config_t *cfg, dm_dsm_t **dsm_p)
 void dm_dsm_destroy(dm_dsm_t *dsm);
 
 /*
- * Waits until no request of this rank is in flight (prefetches included).
- * Before a final barrier: afterwards nobody sends protocol messages.
+ * Waits until no request of this rank is in flight (prefetches and
+ * one-sided operations included). Before a final barrier: afterwards
+ * nobody sends protocol messages.
  */
 dm_status_t dm_dsm_quiesce(dm_dsm_t *dsm);
 
@@ -60,6 +62,44 @@ int dm_dsm_home(dm_dsm_t *dsm, const void *ptr);
 /* The transport under the runtime (the lock service uses it). */
 dm_tp_t *dm_dsm_tp(dm_dsm_t *dsm);
 
+/*
+ * One-sided operations (rma.c; the contract is distmem.h's dm_put etc.).
+ * A request is created by the _nb calls (req_p != NULL) and released by
+ * dm_dsm_wait, which must be called once for it.
+ */
+struct dm_request;
+
+typedef enum dm_dsm_amo {
+    DM_DSM_AMO_FADD = 0,
+    DM_DSM_AMO_CSWAP,
+    DM_DSM_AMO_SWAP,
+    DM_DSM_AMO_FETCH,
+} dm_dsm_amo_t;
+
+/* Same values as distmem.h's dm_cmp_t. */
+typedef enum dm_dsm_cmp {
+    DM_DSM_CMP_EQ = 0,
+    DM_DSM_CMP_NE,
+    DM_DSM_CMP_GT,
+    DM_DSM_CMP_GE,
+    DM_DSM_CMP_LT,
+    DM_DSM_CMP_LE,
+} dm_dsm_cmp_t;
+
+/* req_p == NULL: returns when src may be reused (completion at dm_dsm_quiet). */
+dm_status_t dm_dsm_put(dm_dsm_t *dsm, void *dst, const void *src, size_t len,
+                       struct dm_request **req_p);
+/* req_p == NULL: returns when dst holds the data. */
+dm_status_t dm_dsm_get(dm_dsm_t *dsm, void *dst, const void *src, size_t len,
+                       struct dm_request **req_p);
+dm_status_t dm_dsm_wait(dm_dsm_t *dsm, struct dm_request *req);
+dm_status_t dm_dsm_quiet(dm_dsm_t *dsm);
+/* a: the operand (FADD, SWAP) or the expected value (CSWAP); b: CSWAP's desired value. */
+dm_status_t dm_dsm_atomic(dm_dsm_t *dsm, dm_dsm_amo_t op, int64_t *addr, int64_t a, int64_t b,
+                          int64_t *old_p);
+dm_status_t dm_dsm_wait_until(dm_dsm_t *dsm, const int64_t *addr, dm_dsm_cmp_t cmp,
+                              int64_t value);
+
 /* Counters of this process, for tests and benchmarks. */
 typedef struct dm_dsm_stats {
     uint64_t read_faults;   /* faults that asked for a readable copy */
@@ -68,6 +108,10 @@ typedef struct dm_dsm_stats {
     uint64_t msgs_sent;     /* protocol messages to other ranks */
     uint64_t msgs_self;     /* protocol messages handled without the network */
     uint64_t retries;       /* requests repeated because the page left before the access ran */
+    uint64_t rma_local;     /* one-sided operations run on this process's own copy, no message */
+    uint64_t rma_remote;    /* one-sided operations sent to another rank's home */
+    uint64_t rma_home_direct; /* served here as home, at once (home memory or the home's copy) */
+    uint64_t rma_home_queued; /* served here as home after taking the page back from its holders */
 } dm_dsm_stats_t;
 
 void dm_dsm_stats(dm_dsm_t *dsm, dm_dsm_stats_t *stats);

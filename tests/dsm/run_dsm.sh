@@ -1,6 +1,7 @@
 #!/bin/sh
-# run_dsm.sh DSM_CHECK N TLS MODE [ARG]: runs `distmem run -n N [--tls TLS] --
-# dsm_check MODE [ARG]` (TLS "default" lets UCX choose: shared memory on one
+# run_dsm.sh PROG N TLS MODE [ARG]: runs `distmem run -n N [--tls TLS] --
+# PROG MODE [ARG]` (PROG: dsm_check or rma_check, which report as
+# "PROG MODE: rank R ok") (TLS "default" lets UCX choose: shared memory on one
 # machine), bounded in time, and checks the outcome:
 #   alloc, counter, prodcons, pagewords, drf, threads: exit 0 and every rank
 #       reports "dsm_check MODE: rank R ok";
@@ -22,7 +23,8 @@ set -- run -n "$N" --timeout 100s --grace 60s
 [ "$TLS" = default ] || set -- "$@" --tls "$TLS"
 set -- "$@" -- "$DSM" "$MODE"
 [ -z "$ARG" ] || set -- "$@" "$ARG"
-what="dsm_check $MODE${ARG:+ $ARG}, $N ranks, tls $TLS"
+PROG=$(basename "$DSM")
+what="$PROG $MODE${ARG:+ $ARG}, $N ranks, tls $TLS"
 start=$(now)
 bounded 120 "$DISTMEM" "$@" >"$TMPD/run.out" 2>"$TMPD/run.err"
 rc=$?
@@ -42,13 +44,13 @@ segv)
     [ "$rc" -eq 139 ] || fail "$what: launcher exited $rc, want 139 (rank $LAST, SIGSEGV)"
     launcher_line "$LAST" | grep -q 'was killed by signal 11 ' ||
         fail "$what: rank $LAST did not die by SIGSEGV"
-    addr=$(sed -n "s/^dsm_check segv: rank $LAST touching 0x\\([0-9a-fA-F]*\\) .*/\\1/p" \
+    addr=$(sed -n "s/^$PROG segv: rank $LAST touching 0x\\([0-9a-fA-F]*\\) .*/\\1/p" \
            "$TMPD/run.out")
     [ -n "$addr" ] || fail "$what: rank $LAST did not say which address it touches"
     grep -qi "$addr" "$TMPD/ranks.msg" || fail "$what: no message names the address 0x$addr"
     r=0
     while [ "$r" -lt "$LAST" ]; do
-        grep -q "^dsm_check segv: rank $r ok\$" "$TMPD/run.out" || fail "$what: rank $r not ok"
+        grep -q "^$PROG segv: rank $r ok\$" "$TMPD/run.out" || fail "$what: rank $r not ok"
         ! launcher_line "$r" >/dev/null || fail "$what: $(launcher_line "$r")"
         r=$((r + 1))
     done
@@ -64,7 +66,7 @@ kill)
     while [ "$r" -lt "$LAST" ]; do
         line=$(launcher_line "$r")
         if [ -z "$line" ]; then
-            grep -q "^dsm_check kill: rank $r saw failure" "$TMPD/run.out" ||
+            grep -q "^$PROG kill: rank $r saw failure" "$TMPD/run.out" ||
                 fail "$what: rank $r neither reported the failure nor died by SIGBUS (stopped by the launcher?)"
             saw=$((saw + 1))
         else
@@ -84,7 +86,7 @@ kill)
     ;;
 *)
     [ "$rc" -eq 0 ] || fail "$what: exited with $rc"
-    got=$(grep -c "^dsm_check $MODE: rank [0-9]* ok\$" "$TMPD/run.out")
+    got=$(grep -c "^$PROG $MODE: rank [0-9]* ok\$" "$TMPD/run.out")
     [ "$got" -eq "$N" ] || fail "$what: $got of $N ranks reported ok"
     echo "ok: $what ($took s)"
     ;;

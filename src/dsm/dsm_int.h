@@ -1,0 +1,165 @@
+/*
+ * The runtime's internals shared by its files (dsm.c: fault path and
+ * protocol; rma.c: one-sided operations). Not an interface for other
+ * layers: they use dsm.h.
+ *
+ * Concurrency: every field marked "serial lock" is read and written only
+ * under dm_tp_serial_enter/leave (the lock the transport's handlers run
+ * under); see the essay at the top of dsm.c.
+ */
+#ifndef DM_DSM_DSM_INT_H
+#define DM_DSM_DSM_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "coh.h"
+#include "dsm.h"
+#include "gas.h"
+#include "heap.h"
+#include "place.h"
+
+/* What the local mapping of a page really grants (coh's protection, as built). */
+enum { DM_DSM_MAP_NONE = 0, DM_DSM_MAP_RO, DM_DSM_MAP_RW };
+
+typedef struct dm_dsm_page {
+    _Atomic uint8_t state; /* dm_coh_state_t; written under the serial lock, polled by waiters */
+    uint8_t         map;   /* DM_DSM_MAP_*; serial lock */
+    /*
+     * Forward progress (serial lock). waiting: threads waiting for this
+     * page that no WAKE has reached yet; a WAKE turns each into one unit of
+     * pin and bumps gen (so a waiter knows it was woken). While pin > 0,
+     * messages that would take the page away are held back (deferred); a
+     * woken thread gives its unit back once its instruction has run.
+     */
+    uint8_t         pin;
+    uint8_t         waiting;
+    uint8_t         gen;
+    uint8_t         rmaq;  /* home: one-sided operations wait for this page (rma.c); serial lock */
+} dm_dsm_page_t;
+
+/* A directory entry of a page homed here; listed so destroy finds them all. */
+typedef struct dm_dsm_dirent {
+    dm_coh_dir_t           dir;
+    struct dm_dsm_dirent  *prev, *next;
+    /* one-sided operations waiting at the home for this page, in arrival order (rma.c) */
+    struct dm_rma_op      *rma_head, *rma_tail;
+} dm_dsm_dirent_t;
+
+/* Protocol message header; the page's data, when it travels, is the payload. */
+typedef struct dm_dsm_hdr {
+    uint8_t  type;   /* dm_coh_msg_type_t */
+    uint8_t  pad[7];
+    uint64_t page;   /* page number from the base of the address space */
+} dm_dsm_hdr_t;
+
+typedef struct dm_dsm_self_msg {
+    uint8_t  type;
+    uint64_t page;
+} dm_dsm_self_msg_t;
+
+/* A message held back while its page is pinned (node side: INV, RECALL_*). */
+typedef struct dm_dsm_deferred {
+    int32_t  src;
+    uint8_t  type;
+    uint64_t page;
+} dm_dsm_deferred_t;
+
+typedef struct dm_dsm_region {
+    uint64_t first, npages;
+} dm_dsm_region_t;
+
+#define DM_DSM_SELF_QUEUE 1024 /* cascades are a few messages deep */
+#define DM_DSM_DEFER_MAX  256  /* one per pinned page at most; pins are per thread */
+#define DM_DSM_PINS       4    /* pages one thread may pin for one instruction */
+
+struct dm_dsm {
+    dm_tp_t          *tp;
+    int               rank, nranks;
+    size_t            page_size;
+    unsigned          page_shift;
+    dm_gas_t          gas;
+    dm_place_t        place;
+    int               prefetch;
+    int               uffd;
+    unsigned char    *home_mem; /* gas.size bytes, NORESERVE */
+    dm_dsm_page_t    *pages;    /* [npages], NORESERVE, zero = I/unmapped */
+    dm_dsm_dirent_t **dirs;     /* [npages], NORESERVE, NULL = H_U and never asked */
+    size_t            meta_bytes, dirs_bytes;
+    dm_dsm_dirent_t  *dir_list;
+
+    /* serial lock */
+    unsigned char    *scratch;      /* snapshot of a page revoked from M */
+    uint64_t          scratch_page; /* which page scratch holds; UINT64_MAX none */
+    dm_dsm_self_msg_t self_q[DM_DSM_SELF_QUEUE];
+    unsigned          self_head, self_len;
+    dm_dsm_deferred_t deferred[DM_DSM_DEFER_MAX]; /* in arrival order */
+    unsigned          ndeferred;
+    int               step;    /* DISTMEM_FAULT_STEP: pin woken pages for one instruction */
+    dm_dsm_region_t  *regions; /* dm_alloc regions, sorted by first */
+    size_t            nregions, regions_cap;
+    atomic_int        ntransient; /* pages of this node in a transient state */
+    _Atomic(const char *) broken; /* set once: the runtime cannot go on (reason) */
+    char              broken_buf[256];
+
+    pthread_mutex_t   heap_lock;
+    dm_heap_t         heap;
+
+    atomic_uint_fast64_t st_read, st_write, st_prefetch, st_sent, st_self, st_retry;
+
+    /* One-sided operations issued here (rma.c); serial lock unless atomic. */
+    struct dm_request **rq;        /* requests awaiting replies, by slot */
+    uint32_t           *rq_gen;    /* generation of each slot (stale replies are dropped) */
+    uint32_t           *rq_next;   /* free-slot list links */
+    uint32_t            rq_cap, rq_free; /* rq_free: head of the free-slot list (UINT32_MAX none) */
+    atomic_uint         rma_inflight; /* operations sent and not yet answered */
+    dm_status_t         rma_error;    /* first failure of an operation nobody waits for */
+    char                rma_error_msg[160];
+    atomic_uint_fast64_t st_rma_local, st_rma_remote, st_rma_home_direct, st_rma_home_queued;
+};
+
+
+static inline unsigned char *dm_dsm_app_page(const dm_dsm_t *d, uint64_t page)
+{
+    return (unsigned char *)d->gas.base + (page << d->page_shift);
+}
+
+static inline unsigned char *dm_dsm_home_page(const dm_dsm_t *d, uint64_t page)
+{
+    return d->home_mem + (page << d->page_shift);
+}
+
+static inline int dm_dsm_state_allows(dm_coh_state_t s, int write)
+{
+    return write ? s == DM_COH_M : dm_coh_state_prot(s) != DM_COH_PROT_NONE;
+}
+
+
+/* Marks the runtime unusable (first reason wins). pre: serial lock. */
+void dm_dsm_break(dm_dsm_t *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Feeds a local READ or WRITE for page into the state machine. pre: serial lock, state stable. */
+void dm_dsm_local(dm_dsm_t *d, uint64_t page, dm_coh_local_t ev);
+
+/* Handles every message this rank sent itself. pre: serial lock. */
+void dm_dsm_drain(dm_dsm_t *d);
+
+/* The directory entry of a page homed here, created on first use; NULL when out of memory. */
+dm_dsm_dirent_t *dm_dsm_dirent(dm_dsm_t *d, uint64_t page);
+
+/*
+ * The allocation holding pages [first, last]: sets *end_p to the page after
+ * it and returns 0, or returns -1 when the pages are not all inside one
+ * dm_alloc block or one rank's heap. pre: serial lock.
+ */
+int dm_dsm_alloc_span(const dm_dsm_t *d, uint64_t first, uint64_t last, uint64_t *end_p);
+
+/* rma.c: the page's state changed at this node; run what waits for it. pre: serial lock. */
+void dm_rma_page_changed(dm_dsm_t *d, uint64_t page);
+
+/* rma.c: set up and tear down the one-sided operations' state. */
+dm_status_t dm_rma_init(dm_dsm_t *d);
+void dm_rma_cleanup(dm_dsm_t *d);
+
+#endif

@@ -1,0 +1,879 @@
+/*
+ * One-sided operations: put, get and atomics on distmem addresses,
+ * coherent with the copies the page protocol caches.
+ *
+ * THE ESSAY
+ *
+ * Where an operation runs: at the page's home, on the page's current data.
+ * That is
+ *   (a) the home's own node copy, when it grants the access (M for a put
+ *       or an atomic that writes; S or M for a get or a fetch);
+ *   (b) home memory, when no node holds a copy and no transaction is in
+ *       flight (directory H_U), or, for a read, when nodes hold only
+ *       read-only copies (H_S: home memory is current);
+ *   (c) otherwise the home asks for its own copy through the page protocol,
+ *       exactly as a faulting thread of the home would (a local WRITE or
+ *       READ: GETM or GETS to itself), which invalidates or recalls every
+ *       other copy. The operation waits in the page's FIFO meanwhile, and
+ *       runs the moment the home's copy grants it: dm_rma_page_changed is
+ *       called by dsm.c right after the message that changed the page's
+ *       state, before any other message for the page is handled, so the
+ *       page cannot be taken away in between.
+ * So a later plain load anywhere either misses (its copy was invalidated
+ * before the operation ran) or reads the copy the operation wrote: it sees
+ * the operation. An atomic runs while no other node may write the page
+ * (SWMR), under the serial lock, with an atomic instruction (the home's own
+ * threads may use the page meanwhile): atomic against other atomics and
+ * against plain accesses. Operations never fault pages into the
+ * initiator.
+ *
+ * The local shortcut: when this process's own copy grants the access and
+ * none of its operations is in flight, the operation runs here, under the
+ * serial lock, without a message. (With one in flight, a later operation
+ * on the same page could overtake it.)
+ *
+ * Order. An operation touches one page; longer puts and gets are split at
+ * page boundaries (each part at most a page, so every message is eager
+ * and UCX keeps them in endpoint order). Operations from one initiator to
+ * one home travel in that order, and the home queues an operation behind
+ * any that already wait for the page. Hence the operations of one process
+ * on one page apply in issue order. Across pages nothing is promised until
+ * dm_quiet.
+ *
+ * Completion. Every operation is answered (an ack, the data, or the old
+ * value). rma_inflight counts this process's unanswered operations;
+ * dm_quiet waits for zero. A request (one user call) counts its unanswered
+ * parts plus one for the issuing thread, so it cannot complete while parts
+ * are still being sent. At most DM_RMA_WINDOW operations are in flight per
+ * process: the issuing thread waits (progressing) before sending more.
+ *
+ * Failure. The home checks every operation again (the initiator's view of
+ * allocations may be stale after a dm_free race): a bad address comes back
+ * as DM_ERR_INVALID_PARAM in the answer. A malformed message fails the
+ * sender as a peer. A put nobody waits for keeps its first error for the
+ * next dm_quiet. A dead home ends every wait with DM_ERR_PEER_FAILED; its
+ * late answers find their request slot reused (generation mismatch) and
+ * are dropped.
+ *
+ * Local buffers inside distmem memory are copied through a bounce buffer
+ * outside the serial lock, so their faults are ordinary faults and never
+ * happen while the lock is held.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dsm_int.h"
+#include "log.h"
+#include "status.h"
+#include "util.h"
+
+#define DM_RMA_WINDOW 256 /* operations in flight per process */
+
+enum {
+    DM_RMA_PUT = 1,
+    DM_RMA_GET,
+    DM_RMA_FADD,
+    DM_RMA_CSWAP,
+    DM_RMA_SWAP,
+    DM_RMA_FETCH,
+    DM_RMA_REPLY,
+    DM_RMA_NOPS
+};
+
+/* Message header. The payload is the put's data or the get's answer. */
+typedef struct dm_rma_hdr {
+    uint8_t  op;     /* DM_RMA_* */
+    uint8_t  orig;   /* REPLY: the op answered */
+    int16_t  status; /* REPLY: dm_status_t */
+    uint32_t len;    /* PUT, GET: bytes, within one page; atomics: 8 */
+    uint64_t addr;   /* offset from the base of the address space */
+    uint64_t tag;    /* the initiator's request: (slot + 1) << 32 | generation; 0: none */
+    uint64_t roff;   /* GET: offset of this part in the request's buffer */
+    int64_t  a, b;   /* operands; REPLY: a = the value before the operation */
+} dm_rma_hdr_t;
+
+/* An operation waiting at the home for its page. */
+typedef struct dm_rma_op {
+    struct dm_rma_op *next;
+    int32_t           src;
+    dm_rma_hdr_t      h;
+    unsigned char     data[]; /* PUT: h.len bytes */
+} dm_rma_op_t;
+
+/* One user call (distmem.h's dm_request_t). */
+struct dm_request {
+    unsigned char *buf;    /* GET: where the data lands (the caller's, or bounce) */
+    void          *user;   /* GET through a bounce buffer: the caller's destination */
+    size_t         len;    /* GET: bytes */
+    int64_t        value;  /* atomics: the value before */
+    uint32_t       left;   /* parts unanswered + 1 while issuing; serial lock */
+    uint32_t       slot;   /* in d->rq, or UINT32_MAX */
+    atomic_int     done;
+    int            owned;  /* allocated here (an _nb call): dm_dsm_wait frees it */
+    dm_status_t    status; /* first failure of a part; serial lock until done */
+    char           msg[160];
+};
+
+static inline int dm_rma_writes(uint8_t op)
+{
+    return op != DM_RMA_GET && op != DM_RMA_FETCH;
+}
+
+/* ------------------------------------------------------------------ */
+/* request slots (serial lock)                                          */
+
+static dm_status_t dm_rma_slot_get(dm_dsm_t *d, struct dm_request *r)
+{
+    uint32_t slot;
+
+    if (d->rq_free == UINT32_MAX) {
+        uint32_t cap = d->rq_cap ? d->rq_cap * 2 : 64, i;
+        struct dm_request **rq = realloc(d->rq, cap * sizeof(*rq));
+        uint32_t *gen, *next;
+
+        if (rq == NULL) {
+            return dm_error_set(DM_ERR_NO_MEMORY, "one-sided request table");
+        }
+        d->rq = rq;
+        if ((gen = realloc(d->rq_gen, cap * sizeof(*gen))) == NULL) {
+            return dm_error_set(DM_ERR_NO_MEMORY, "one-sided request table");
+        }
+        d->rq_gen = gen;
+        if ((next = realloc(d->rq_next, cap * sizeof(*next))) == NULL) {
+            return dm_error_set(DM_ERR_NO_MEMORY, "one-sided request table");
+        }
+        d->rq_next = next;
+        for (i = cap; i-- > d->rq_cap;) {
+            d->rq[i] = NULL;
+            d->rq_gen[i] = 0;
+            d->rq_next[i] = d->rq_free;
+            d->rq_free = i;
+        }
+        d->rq_cap = cap;
+    }
+    slot = d->rq_free;
+    d->rq_free = d->rq_next[slot];
+    d->rq[slot] = r;
+    d->rq_gen[slot]++;
+    r->slot = slot;
+    return DM_OK;
+}
+
+static void dm_rma_slot_put(dm_dsm_t *d, struct dm_request *r)
+{
+    if (r->slot == UINT32_MAX) {
+        return;
+    }
+    d->rq[r->slot] = NULL;
+    d->rq_gen[r->slot]++; /* late answers for it are stale now */
+    d->rq_next[r->slot] = d->rq_free;
+    d->rq_free = r->slot;
+    r->slot = UINT32_MAX;
+}
+
+static inline uint64_t dm_rma_tag(const struct dm_request *r, const dm_dsm_t *d)
+{
+    return r == NULL ? 0 : ((uint64_t)(r->slot + 1) << 32) | d->rq_gen[r->slot];
+}
+
+/* One part of r answered. pre: serial lock. */
+static void dm_rma_part_done(dm_dsm_t *d, struct dm_request *r)
+{
+    if (--r->left == 0) {
+        dm_rma_slot_put(d, r);
+        atomic_store_explicit(&r->done, 1, memory_order_release);
+    }
+}
+
+static void dm_rma_fail(struct dm_request *r, dm_status_t st, const char *msg)
+{
+    if (r->status == DM_OK) {
+        r->status = st;
+        snprintf(r->msg, sizeof(r->msg), "%s", msg);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* applying an operation to a page's data                               */
+
+/*
+ * Applies h to the page whose data starts at page_mem; a GET's bytes go
+ * to out. Returns the word's value before the operation (atomics).
+ * pre: serial lock; the data may be written (writes) or read (reads).
+ */
+static int64_t dm_rma_apply(const dm_dsm_t *d, unsigned char *page_mem, const dm_rma_hdr_t *h,
+                            const void *data, void *out)
+{
+    unsigned char *p = page_mem + (h->addr & (d->page_size - 1));
+    int64_t *w = (int64_t *)(void *)p, expected;
+
+    switch (h->op) {
+    case DM_RMA_PUT:
+        memcpy(p, data, h->len);
+        return 0;
+    case DM_RMA_GET:
+        memcpy(out, p, h->len);
+        return 0;
+    case DM_RMA_FADD:
+        return __atomic_fetch_add(w, h->a, __ATOMIC_SEQ_CST);
+    case DM_RMA_CSWAP:
+        expected = h->a;
+        __atomic_compare_exchange_n(w, &expected, h->b, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+        return expected;
+    case DM_RMA_SWAP:
+        return __atomic_exchange_n(w, h->a, __ATOMIC_SEQ_CST);
+    default: /* DM_RMA_FETCH */
+        return __atomic_load_n(w, __ATOMIC_SEQ_CST);
+    }
+}
+
+/* An answer arrived (or was produced here for this rank). pre: serial lock. */
+static void dm_rma_complete(dm_dsm_t *d, int src, const dm_rma_hdr_t *h, const void *data,
+                            size_t len)
+{
+    struct dm_request *r;
+    uint32_t slot;
+
+    if (atomic_load_explicit(&d->rma_inflight, memory_order_relaxed) == 0) {
+        DM_ERROR("rank %d: answer to a one-sided operation nobody sent", src);
+        dm_tp_peer_fail(d->tp, src, "answer to a one-sided operation nobody sent");
+        return;
+    }
+    atomic_fetch_sub_explicit(&d->rma_inflight, 1, memory_order_release);
+    if (h->tag == 0) {
+        if (h->status != DM_OK && d->rma_error == DM_OK) {
+            d->rma_error = (dm_status_t)h->status;
+            snprintf(d->rma_error_msg, sizeof(d->rma_error_msg),
+                     "dm_put to %p (home rank %d): %s", (void *)(d->gas.base + h->addr), src,
+                     dm_status_string((dm_status_t)h->status));
+        }
+        return;
+    }
+    slot = (uint32_t)(h->tag >> 32) - 1;
+    if (slot >= d->rq_cap || d->rq_gen[slot] != (uint32_t)h->tag || (r = d->rq[slot]) == NULL) {
+        DM_DEBUG("rank %d: late answer to an abandoned one-sided request", src);
+        return;
+    }
+    if (h->status != DM_OK) {
+        char msg[160];
+
+        snprintf(msg, sizeof(msg), "one-sided operation on %p (home rank %d): %s",
+                 (void *)(d->gas.base + h->addr), src, dm_status_string((dm_status_t)h->status));
+        dm_rma_fail(r, (dm_status_t)h->status, msg);
+    } else if (h->orig == DM_RMA_GET) {
+        if (len != h->len || h->roff > r->len || r->len - h->roff < len) {
+            dm_tp_peer_fail(d->tp, src, "malformed answer to a get");
+            dm_rma_fail(r, DM_ERR_PROTOCOL, "malformed answer to a get");
+        } else {
+            memcpy(r->buf + h->roff, data, len);
+        }
+    } else if (h->orig != DM_RMA_PUT) {
+        r->value = h->a;
+    }
+    dm_rma_part_done(d, r);
+}
+
+/* Answers the operation h from src. pre: serial lock. */
+static void dm_rma_reply(dm_dsm_t *d, int src, const dm_rma_hdr_t *h, dm_status_t st,
+                         int64_t old, const void *data)
+{
+    dm_rma_hdr_t a;
+    size_t len = data != NULL ? h->len : 0;
+
+    memset(&a, 0, sizeof(a));
+    a.op = DM_RMA_REPLY;
+    a.orig = h->op;
+    a.status = (int16_t)st;
+    a.len = h->len;
+    a.addr = h->addr;
+    a.tag = h->tag;
+    a.roff = h->roff;
+    a.a = old;
+    if (src == d->rank) {
+        dm_rma_complete(d, src, &a, data, len);
+        return;
+    }
+    if (dm_tp_am_post(d->tp, src, DM_DSM_AM_RMA, &a, sizeof(a), data, len) != DM_OK) {
+        /* the peer is marked failed; its waits end there */
+        DM_ERROR("answer to rank %d lost: %s", src, dm_last_error());
+    }
+}
+
+/*
+ * Runs h now if the page's data is where the home may apply it ((a) or (b)
+ * in the essay), and answers. Returns 0 when it must wait. pre: serial
+ * lock, this rank is the page's home.
+ */
+static int dm_rma_try(dm_dsm_t *d, int src, const dm_rma_hdr_t *h, const void *data)
+{
+    uint64_t page = h->addr >> d->page_shift;
+    dm_coh_state_t s = (dm_coh_state_t)atomic_load(&d->pages[page].state);
+    dm_dsm_dirent_t *e = d->dirs[page];
+    int write = dm_rma_writes(h->op);
+    unsigned char *mem;
+    int64_t old;
+
+    if (dm_dsm_state_allows(s, write)) {
+        mem = dm_dsm_app_page(d, page);
+    } else if (s == DM_COH_I &&
+               (e == NULL || (!e->dir.busy && e->dir.qlen == 0 &&
+                              (e->dir.state == DM_COH_H_U ||
+                               (!write && e->dir.state == DM_COH_H_S))))) {
+        mem = dm_dsm_home_page(d, page);
+    } else {
+        return 0;
+    }
+    if (h->op == DM_RMA_GET) {
+        /* answered straight from the page: posting copies it */
+        dm_rma_reply(d, src, h, DM_OK, 0, mem + (h->addr & (d->page_size - 1)));
+        return 1;
+    }
+    old = dm_rma_apply(d, mem, h, data, NULL);
+    dm_rma_reply(d, src, h, DM_OK, old, NULL);
+    return 1;
+}
+
+void dm_rma_page_changed(dm_dsm_t *d, uint64_t page)
+{
+    dm_dsm_dirent_t *e = d->dirs[page];
+    dm_rma_op_t *op;
+
+    while (e != NULL && (op = e->rma_head) != NULL) {
+        if (!dm_rma_try(d, op->src, &op->h, op->data)) {
+            dm_coh_state_t s = (dm_coh_state_t)atomic_load(&d->pages[page].state);
+
+            if (dm_coh_state_stable(s)) {
+                /* ask for our own copy, as a fault of this rank would */
+                dm_dsm_local(d, page, dm_rma_writes(op->h.op) ? DM_COH_WRITE : DM_COH_READ);
+            }
+            return; /* the caller drains the messages to self */
+        }
+        e->rma_head = op->next;
+        if (e->rma_head == NULL) {
+            e->rma_tail = NULL;
+        }
+        free(op);
+        atomic_fetch_add_explicit(&d->st_rma_home_queued, 1, memory_order_relaxed);
+    }
+    d->pages[page].rmaq = 0;
+}
+
+/*
+ * Checks an operation that arrived at this home. Returns DM_OK, or
+ * DM_ERR_INVALID_PARAM for an address this home cannot serve (answered
+ * as such), or DM_ERR_PROTOCOL for a malformed message. pre: serial lock.
+ */
+static dm_status_t dm_rma_check_home(const dm_dsm_t *d, const dm_rma_hdr_t *h, size_t len)
+{
+    uint64_t page = h->addr >> d->page_shift, end;
+    size_t in_page = h->addr & (d->page_size - 1);
+
+    if (h->op == DM_RMA_PUT ? len != h->len : len != 0) {
+        return DM_ERR_PROTOCOL;
+    }
+    if (h->op == DM_RMA_PUT || h->op == DM_RMA_GET) {
+        if (h->len == 0 || h->len > d->page_size - in_page) {
+            return DM_ERR_PROTOCOL;
+        }
+    } else if (h->len != 8 || (h->addr & 7) != 0) {
+        return DM_ERR_PROTOCOL;
+    }
+    if (page >= d->place.npages || dm_place_home(&d->place, page) != d->rank ||
+        dm_dsm_alloc_span(d, page, page, &end) != 0) {
+        return DM_ERR_INVALID_PARAM;
+    }
+    return DM_OK;
+}
+
+/* An operation for a page homed here, from src (this rank included). pre: serial lock. */
+static void dm_rma_serve(dm_dsm_t *d, int src, const dm_rma_hdr_t *h, const void *data,
+                         size_t len)
+{
+    uint64_t page = h->addr >> d->page_shift;
+    dm_dsm_dirent_t *e;
+    dm_rma_op_t *op;
+    dm_status_t st = dm_rma_check_home(d, h, len);
+
+    if (st == DM_ERR_PROTOCOL) {
+        DM_ERROR("rank %d: malformed one-sided operation %u", src, h->op);
+        dm_tp_peer_fail(d->tp, src, "malformed one-sided operation");
+        return;
+    }
+    if (st != DM_OK) {
+        dm_rma_reply(d, src, h, st, 0, NULL);
+        return;
+    }
+    if (!d->pages[page].rmaq && dm_rma_try(d, src, h, data)) {
+        atomic_fetch_add_explicit(&d->st_rma_home_direct, 1, memory_order_relaxed);
+        return;
+    }
+    e = dm_dsm_dirent(d, page);
+    op = malloc(sizeof(*op) + len);
+    if (e == NULL || op == NULL) {
+        free(op);
+        dm_rma_reply(d, src, h, DM_ERR_NO_MEMORY, 0, NULL);
+        return;
+    }
+    op->next = NULL;
+    op->src = src;
+    op->h = *h;
+    if (len > 0) {
+        memcpy(op->data, data, len);
+    }
+    if (e->rma_tail != NULL) {
+        e->rma_tail->next = op;
+    } else {
+        e->rma_head = op;
+    }
+    e->rma_tail = op;
+    d->pages[page].rmaq = 1;
+    dm_rma_page_changed(d, page);
+    dm_dsm_drain(d);
+}
+
+static void dm_rma_on_msg(void *arg, int src, const void *hdr, size_t hdr_len, const void *data,
+                          size_t len)
+{
+    dm_dsm_t *d = arg;
+    dm_rma_hdr_t h;
+
+    if (hdr_len != sizeof(h)) {
+        goto bad;
+    }
+    memcpy(&h, hdr, sizeof(h));
+    if (h.op == DM_RMA_REPLY) {
+        dm_rma_complete(d, src, &h, data, len);
+        return;
+    }
+    if (h.op < DM_RMA_PUT || h.op >= DM_RMA_REPLY) {
+        goto bad;
+    }
+    dm_rma_serve(d, src, &h, data, len);
+    return;
+bad:
+    DM_ERROR("rank %d: malformed one-sided message (%zu-byte header)", src, hdr_len);
+    dm_tp_peer_fail(d->tp, src, "malformed one-sided message");
+}
+
+dm_status_t dm_rma_init(dm_dsm_t *d)
+{
+    d->rq_free = UINT32_MAX;
+    d->rma_error = DM_OK;
+    return dm_tp_am_register(d->tp, DM_DSM_AM_RMA, dm_rma_on_msg, d);
+}
+
+void dm_rma_cleanup(dm_dsm_t *d)
+{
+    dm_dsm_dirent_t *e;
+
+    for (e = d->dir_list; e != NULL; e = e->next) {
+        while (e->rma_head != NULL) {
+            dm_rma_op_t *op = e->rma_head;
+
+            e->rma_head = op->next;
+            free(op);
+        }
+        e->rma_tail = NULL;
+    }
+    free(d->rq);
+    free(d->rq_gen);
+    free(d->rq_next);
+    d->rq = NULL;
+    d->rq_gen = NULL;
+    d->rq_next = NULL;
+    d->rq_cap = 0;
+    d->rq_free = UINT32_MAX;
+}
+
+/* ------------------------------------------------------------------ */
+/* issuing                                                              */
+
+/*
+ * Checks that [p, p + len) is distmem memory inside one allocation; sets
+ * *off_p to its offset in the address space. Takes the serial lock.
+ */
+static dm_status_t dm_rma_check(dm_dsm_t *d, const char *what, const void *p, size_t len,
+                                uint64_t *off_p)
+{
+    uint64_t off, end;
+    int ok;
+
+    if (p == NULL || !dm_gas_contains(&d->gas, p, len)) {
+        return dm_error_set(DM_ERR_INVALID_PARAM, "%s: %p (%zu bytes) is not distmem memory",
+                            what, p, len);
+    }
+    off = (uintptr_t)p - d->gas.base;
+    dm_tp_serial_enter(d->tp);
+    ok = dm_dsm_alloc_span(d, off >> d->page_shift, (off + len - 1) >> d->page_shift, &end) == 0;
+    dm_tp_serial_leave(d->tp);
+    if (!ok) {
+        return dm_error_set(DM_ERR_INVALID_PARAM,
+                            "%s: %p (%zu bytes) is not inside one distmem allocation", what, p,
+                            len);
+    }
+    *off_p = off;
+    return DM_OK;
+}
+
+static int dm_rma_window_open(void *arg)
+{
+    dm_dsm_t *d = arg;
+
+    return atomic_load_explicit(&d->rma_inflight, memory_order_acquire) < DM_RMA_WINDOW;
+}
+
+/*
+ * Issues one operation on one page, part of request r (NULL for a put
+ * nobody waits for). pre: serial lock, and room in the window.
+ */
+static dm_status_t dm_rma_one(dm_dsm_t *d, struct dm_request *r, const dm_rma_hdr_t *h,
+                              const void *data)
+{
+    uint64_t page = h->addr >> d->page_shift;
+    int home = dm_place_home(&d->place, page);
+    dm_coh_state_t s = (dm_coh_state_t)atomic_load(&d->pages[page].state);
+    dm_status_t st;
+
+    if (atomic_load_explicit(&d->rma_inflight, memory_order_relaxed) == 0 &&
+        !d->pages[page].rmaq && dm_dsm_state_allows(s, dm_rma_writes(h->op))) {
+        int64_t old = dm_rma_apply(d, dm_dsm_app_page(d, page), h, data,
+                                   r != NULL && r->buf != NULL ? r->buf + h->roff : NULL);
+
+        if (r != NULL) {
+            r->value = old;
+        }
+        atomic_fetch_add_explicit(&d->st_rma_local, 1, memory_order_relaxed);
+        return DM_OK;
+    }
+    atomic_fetch_add_explicit(&d->rma_inflight, 1, memory_order_relaxed);
+    if (r != NULL) {
+        r->left++;
+    }
+    if (home == d->rank) {
+        dm_rma_serve(d, d->rank, h, data, h->op == DM_RMA_PUT ? h->len : 0);
+        return DM_OK;
+    }
+    st = dm_tp_am_post(d->tp, home, DM_DSM_AM_RMA, h, sizeof(*h), data,
+                       h->op == DM_RMA_PUT ? h->len : 0);
+    if (st != DM_OK) {
+        atomic_fetch_sub_explicit(&d->rma_inflight, 1, memory_order_relaxed);
+        if (r != NULL) {
+            r->left--;
+        }
+        return st;
+    }
+    atomic_fetch_add_explicit(&d->st_rma_remote, 1, memory_order_relaxed);
+    return DM_OK;
+}
+
+/*
+ * Issues op on [off, off + len) in parts of at most one page, as request r
+ * (NULL: a put nobody waits for). src: a put's data (not distmem memory).
+ * On failure the parts already sent still complete.
+ */
+static dm_status_t dm_rma_issue(dm_dsm_t *d, struct dm_request *r, uint8_t op, uint64_t off,
+                                size_t len, const unsigned char *src, int64_t a, int64_t b)
+{
+    dm_rma_hdr_t h;
+    size_t done = 0;
+    dm_status_t st = DM_OK;
+
+    memset(&h, 0, sizeof(h));
+    h.op = op;
+    h.a = a;
+    h.b = b;
+    dm_tp_serial_enter(d->tp);
+    if (r != NULL && (st = dm_rma_slot_get(d, r)) != DM_OK) {
+        dm_rma_fail(r, st, dm_last_error());
+        r->left = 0;
+        atomic_store_explicit(&r->done, 1, memory_order_release);
+        dm_tp_serial_leave(d->tp);
+        return st;
+    }
+    while (done < len) {
+        size_t in_page = (off + done) & (d->page_size - 1);
+        size_t n = DM_MIN(len - done, d->page_size - in_page);
+
+        if (!dm_rma_window_open(d)) {
+            dm_tp_serial_leave(d->tp);
+            st = dm_tp_wait_until(d->tp, dm_rma_window_open, d);
+            dm_tp_serial_enter(d->tp);
+            if (st != DM_OK) {
+                break;
+            }
+        }
+        h.addr = off + done;
+        h.len = (uint32_t)n;
+        h.roff = done;
+        h.tag = dm_rma_tag(r, d);
+        st = dm_rma_one(d, r, &h, src != NULL ? src + done : NULL);
+        if (st != DM_OK) {
+            break;
+        }
+        done += n;
+    }
+    if (r != NULL) {
+        if (st != DM_OK) {
+            dm_rma_fail(r, st, dm_last_error());
+        }
+        dm_rma_part_done(d, r); /* the issuing thread's count */
+    }
+    dm_tp_serial_leave(d->tp);
+    return st;
+}
+
+static int dm_rma_req_done(void *arg)
+{
+    struct dm_request *r = arg;
+
+    return atomic_load_explicit(&r->done, memory_order_acquire);
+}
+
+/* Waits for r and finishes it (bounce copy); frees it when owned. */
+static dm_status_t dm_rma_finish(dm_dsm_t *d, struct dm_request *r, int64_t *old_p)
+{
+    dm_status_t st = dm_tp_wait_until(d->tp, dm_rma_req_done, r);
+
+    if (st != DM_OK) {
+        /* a peer failed: give up the request; late answers are dropped */
+        dm_tp_serial_enter(d->tp);
+        dm_rma_slot_put(d, r);
+        dm_tp_serial_leave(d->tp);
+    } else if (r->status != DM_OK) {
+        st = dm_error_set(r->status, "%s", r->msg);
+    } else {
+        if (r->user != NULL) {
+            memcpy(r->user, r->buf, r->len); /* may fault: no lock held */
+        }
+        if (old_p != NULL) {
+            *old_p = r->value;
+        }
+    }
+    if (r->user != NULL) {
+        free(r->buf);
+    }
+    if (r->owned) {
+        free(r);
+    }
+    return st;
+}
+
+static void dm_rma_req_init(struct dm_request *r, int owned)
+{
+    memset(r, 0, sizeof(*r));
+    r->left = 1;
+    r->slot = UINT32_MAX;
+    r->owned = owned;
+    r->status = DM_OK;
+    atomic_init(&r->done, 0);
+}
+
+/* A local buffer that is distmem memory is copied outside the serial lock. */
+static int dm_rma_needs_bounce(const dm_dsm_t *d, const void *p, size_t len)
+{
+    uintptr_t a = (uintptr_t)p;
+
+    return a < d->gas.base + d->gas.size && a + len > d->gas.base;
+}
+
+dm_status_t dm_dsm_put(dm_dsm_t *d, void *dst, const void *src, size_t len,
+                       struct dm_request **req_p)
+{
+    struct dm_request *r = NULL;
+    const unsigned char *from = src;
+    unsigned char *bounce = NULL;
+    uint64_t off = 0;
+    dm_status_t st;
+
+    if (len > 0 && src == NULL) {
+        return dm_error_set(DM_ERR_INVALID_PARAM, "dm_put: NULL source");
+    }
+    if (len > 0 && (st = dm_rma_check(d, "dm_put", dst, len, &off)) != DM_OK) {
+        return st;
+    }
+    if (req_p != NULL) {
+        r = malloc(sizeof(*r));
+        if (r == NULL) {
+            return dm_error_set(DM_ERR_NO_MEMORY, "dm_put_nb: request");
+        }
+        dm_rma_req_init(r, 1);
+    }
+    if (len > 0 && dm_rma_needs_bounce(d, src, len)) {
+        bounce = malloc(len);
+        if (bounce == NULL) {
+            free(r);
+            return dm_error_set(DM_ERR_NO_MEMORY, "dm_put: copy of %zu bytes", len);
+        }
+        memcpy(bounce, src, len); /* plain loads: may fault */
+        from = bounce;
+    }
+    st = len > 0 ? dm_rma_issue(d, r, DM_RMA_PUT, off, len, from, 0, 0) : DM_OK;
+    free(bounce); /* every part was copied or applied when issued */
+    if (r == NULL) {
+        return st;
+    }
+    if (len == 0) {
+        atomic_store(&r->done, 1);
+    }
+    if (st != DM_OK) {
+        /* the request waits for the parts already sent, then reports the failure */
+        dm_status_t st2 = dm_rma_finish(d, r, NULL);
+
+        return st2 != DM_OK ? st2 : st;
+    }
+    *req_p = r;
+    return DM_OK;
+}
+
+dm_status_t dm_dsm_get(dm_dsm_t *d, void *dst, const void *src, size_t len,
+                       struct dm_request **req_p)
+{
+    struct dm_request rs, *r = &rs;
+    uint64_t off = 0;
+    dm_status_t st;
+
+    if (len > 0 && dst == NULL) {
+        return dm_error_set(DM_ERR_INVALID_PARAM, "dm_get: NULL destination");
+    }
+    if (len > 0 && (st = dm_rma_check(d, "dm_get", src, len, &off)) != DM_OK) {
+        return st;
+    }
+    if (req_p != NULL && (r = malloc(sizeof(*r))) == NULL) {
+        return dm_error_set(DM_ERR_NO_MEMORY, "dm_get_nb: request");
+    }
+    dm_rma_req_init(r, req_p != NULL);
+    r->buf = dst;
+    r->len = len;
+    if (len > 0 && dm_rma_needs_bounce(d, dst, len)) {
+        r->buf = malloc(len);
+        if (r->buf == NULL) {
+            if (r->owned) {
+                free(r);
+            }
+            return dm_error_set(DM_ERR_NO_MEMORY, "dm_get: buffer of %zu bytes", len);
+        }
+        r->user = dst;
+    }
+    if (len == 0) {
+        atomic_store(&r->done, 1);
+        st = DM_OK;
+    } else {
+        st = dm_rma_issue(d, r, DM_RMA_GET, off, len, NULL, 0, 0);
+    }
+    if (req_p == NULL || st != DM_OK) {
+        dm_status_t st2 = dm_rma_finish(d, r, NULL);
+
+        return st2 != DM_OK ? st2 : st;
+    }
+    *req_p = r;
+    return DM_OK;
+}
+
+dm_status_t dm_dsm_wait(dm_dsm_t *d, struct dm_request *req)
+{
+    if (req == NULL) {
+        return dm_error_set(DM_ERR_INVALID_PARAM, "dm_wait: NULL request");
+    }
+    return dm_rma_finish(d, req, NULL);
+}
+
+static int dm_rma_quiet_cond(void *arg)
+{
+    dm_dsm_t *d = arg;
+
+    return atomic_load_explicit(&d->rma_inflight, memory_order_acquire) == 0;
+}
+
+dm_status_t dm_dsm_quiet(dm_dsm_t *d)
+{
+    dm_status_t st = DM_OK;
+
+    if (atomic_load_explicit(&d->rma_inflight, memory_order_acquire) != 0) {
+        st = dm_tp_wait_until(d->tp, dm_rma_quiet_cond, d);
+        if (st != DM_OK) {
+            return st;
+        }
+    }
+    dm_tp_serial_enter(d->tp);
+    if (d->rma_error != DM_OK) {
+        st = dm_error_set(d->rma_error, "%s", d->rma_error_msg);
+        d->rma_error = DM_OK;
+    }
+    dm_tp_serial_leave(d->tp);
+    return st;
+}
+
+dm_status_t dm_dsm_atomic(dm_dsm_t *d, dm_dsm_amo_t op, int64_t *addr, int64_t a, int64_t b,
+                          int64_t *old_p)
+{
+    static const uint8_t ops[] = { DM_RMA_FADD, DM_RMA_CSWAP, DM_RMA_SWAP, DM_RMA_FETCH };
+    struct dm_request r;
+    uint64_t off = 0;
+    dm_status_t st;
+
+    if ((unsigned)op >= sizeof(ops)) {
+        return dm_error_set(DM_ERR_INVALID_PARAM, "atomic operation %d", (int)op);
+    }
+    if (((uintptr_t)addr & 7) != 0) {
+        return dm_error_set(DM_ERR_INVALID_PARAM, "atomic on %p: not an 8-byte aligned word",
+                            (void *)addr);
+    }
+    if ((st = dm_rma_check(d, "atomic", addr, 8, &off)) != DM_OK) {
+        return st;
+    }
+    dm_rma_req_init(&r, 0);
+    st = dm_rma_issue(d, &r, ops[op], off, 8, NULL, a, b);
+    if (st != DM_OK) {
+        dm_status_t st2 = dm_rma_finish(d, &r, NULL);
+
+        return st2 != DM_OK ? st2 : st;
+    }
+    return dm_rma_finish(d, &r, old_p);
+}
+
+typedef struct dm_rma_until {
+    const volatile int64_t *addr;
+    dm_dsm_cmp_t            cmp;
+    int64_t                 value;
+} dm_rma_until_t;
+
+static int dm_rma_until_cond(void *arg)
+{
+    const dm_rma_until_t *u = arg;
+    int64_t v = *u->addr; /* a plain load through the page protocol: may fault */
+
+    switch (u->cmp) {
+    case DM_DSM_CMP_EQ:
+        return v == u->value;
+    case DM_DSM_CMP_NE:
+        return v != u->value;
+    case DM_DSM_CMP_GT:
+        return v > u->value;
+    case DM_DSM_CMP_GE:
+        return v >= u->value;
+    case DM_DSM_CMP_LT:
+        return v < u->value;
+    default:
+        return v <= u->value;
+    }
+}
+
+dm_status_t dm_dsm_wait_until(dm_dsm_t *d, const int64_t *addr, dm_dsm_cmp_t cmp, int64_t value)
+{
+    dm_rma_until_t u = { .addr = addr, .cmp = cmp, .value = value };
+    uint64_t off;
+    dm_status_t st;
+
+    if ((unsigned)cmp > DM_DSM_CMP_LE) {
+        return dm_error_set(DM_ERR_INVALID_PARAM, "dm_wait_until: comparison %d", (int)cmp);
+    }
+    if (((uintptr_t)addr & 7) != 0) {
+        return dm_error_set(DM_ERR_INVALID_PARAM,
+                            "dm_wait_until on %p: not an 8-byte aligned word", (const void *)addr);
+    }
+    if ((st = dm_rma_check(d, "dm_wait_until", addr, 8, &off)) != DM_OK) {
+        return st;
+    }
+    return dm_tp_wait_until(d->tp, dm_rma_until_cond, &u);
+}

@@ -1,0 +1,461 @@
+/*
+ * One-sided operations through the public API only (distmem.h), as N real
+ * processes over the real transport (`distmem run -n N`). One mode per run:
+ *
+ *   rma_check ops      rounds decided by a PRNG with the same seed in every
+ *                      rank: one rank puts (blocking, non-blocking in several
+ *                      pieces, from a distmem buffer) or writes with plain
+ *                      stores, every size class (1 byte to 16 pages) at every
+ *                      kind of offset; after a barrier every rank checks the
+ *                      region against its replay with plain loads and with
+ *                      gets (into local and into distmem memory). Pages end
+ *                      up uncached, read-shared or owned by a writer before
+ *                      the next operation, so every path at the home runs.
+ *   rma_check atomics  dm_atomic_fetch_add from every rank on one word: the
+ *                      old values returned form exactly 0 .. N*K-1; fetch_add
+ *                      mixed with CPU atomic instructions on the same words
+ *                      through the page protocol: exact totals; a CAS loop
+ *                      increment: exact total; swaps: the values seen plus the
+ *                      final one are exactly the values swapped in plus 0.
+ *   rma_check order    the documented ordering: put, dm_quiet, then a flag
+ *                      (atomic swap or plain store), and put data then flag
+ *                      on one page without dm_quiet; the readers wait with
+ *                      dm_wait_until and must see the data (plain load and
+ *                      get).
+ *   rma_check errors   bad addresses (not distmem memory, unallocated, across
+ *                      an allocation's end, freed), misaligned atomics, NULL
+ *                      arguments: DM_ERR_INVALID_PARAM, nothing changed.
+ *   rma_check kill     the last rank SIGKILLs itself while the others keep
+ *                      issuing operations homed at it: they must see
+ *                      DM_ERR_PEER_FAILED ("rank R saw failure") or die by
+ *                      SIGBUS naming it (a plain load in dm_wait_until), never
+ *                      hang.
+ *
+ * Each rank prints "rma_check MODE: rank R ok" and exits 0 on success.
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "distmem.h"
+
+static int g_rank;
+#include "rank_check.h"
+
+#define REGION_PAGES 40
+#define OPS_ROUNDS   60
+#define AMO_K        300
+#define ORDER_ITERS  60
+
+static int g_n;
+static size_t g_page;
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static void fill(unsigned char *p, size_t len, uint64_t seed)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        p[i] = (unsigned char)(splitmix(&seed) >> 56);
+    }
+}
+
+/* Checks [off, off+len) of the region against the replay, with plain loads. */
+static void check_plain(const unsigned char *region, const unsigned char *exp, size_t off,
+                        size_t len, const char *what, int round)
+{
+    size_t i;
+
+    for (i = off; i < off + len; i++) {
+        CHECK(region[i] == exp[i], "%s round %d: byte %zu (page %zu, home %d) is %u, want %u",
+              what, round, i, i / g_page, dm_home(region + i), region[i], exp[i]);
+    }
+}
+
+/* A size and an offset from the classes that matter: bytes, words, page edges, many pages. */
+static void pick_range(uint64_t *rng, size_t total, size_t *off_p, size_t *len_p)
+{
+    static const size_t lens[] = { 1, 7, 8, 63, 64, 100, 4095, 4096, 4097, 8192 + 13,
+                                   3 * 4096 + 1, 16 * 4096 };
+    size_t len = lens[splitmix(rng) % (sizeof(lens) / sizeof(lens[0]))];
+    size_t off;
+
+    if (g_page != 4096) {
+        len = len / 4096 * g_page + len % 4096;
+    }
+    switch (splitmix(rng) % 4) {
+    case 0: /* page aligned */
+        off = (splitmix(rng) % (total / g_page)) * g_page;
+        break;
+    case 1: /* ends at a page edge */
+        off = (splitmix(rng) % (total / g_page) + 1) * g_page;
+        off = off > len ? off - len : 0;
+        break;
+    case 2: /* word aligned */
+        off = (splitmix(rng) % (total / 8)) * 8;
+        break;
+    default:
+        off = splitmix(rng) % total;
+        break;
+    }
+    if (off + len > total) {
+        off = total - len;
+    }
+    *off_p = off;
+    *len_p = len;
+}
+
+static void mode_ops(void)
+{
+    size_t total = REGION_PAGES * g_page;
+    unsigned char *region = dm_alloc(total);
+    unsigned char *exp = calloc(1, total), *data = malloc(total), *got = malloc(total);
+    unsigned char *gbuf = dm_malloc(16 * g_page + 64); /* a distmem buffer of this rank */
+    uint64_t rng = 0x5eed0001;
+    int round;
+
+    CHECK(region != NULL && exp != NULL && data != NULL && got != NULL && gbuf != NULL,
+          "allocation: %s", dm_last_error());
+    for (round = 0; round < OPS_ROUNDS; round++) {
+        int actor = (int)(splitmix(&rng) % (uint64_t)g_n);
+        int kind = (int)(splitmix(&rng) % 6);
+        int verify = (int)(splitmix(&rng) % 3);
+        uint64_t readers = splitmix(&rng); /* which ranks check with plain loads */
+        size_t off, len, goff, glen;
+
+        pick_range(&rng, total, &off, &len);
+        pick_range(&rng, total, &goff, &glen); /* what dm_get checks */
+        fill(data, len, splitmix(&rng));
+        if (g_rank == actor) {
+            switch (kind) {
+            case 0:
+            case 1: /* a blocking put */
+                CHECK_OK(dm_put(region + off, data, len));
+                CHECK_OK(dm_quiet());
+                break;
+            case 2: { /* non-blocking, in three pieces */
+                dm_request_t *r[3];
+                size_t a = len / 3, b = 2 * len / 3;
+
+                CHECK_OK(dm_put_nb(region + off, data, a, &r[0]));
+                CHECK_OK(dm_put_nb(region + off + a, data + a, b - a, &r[1]));
+                CHECK_OK(dm_put_nb(region + off + b, data + b, len - b, &r[2]));
+                CHECK_OK(dm_wait(r[2]));
+                CHECK_OK(dm_wait(r[0]));
+                CHECK_OK(dm_wait(r[1]));
+                break;
+            }
+            case 3: /* from distmem memory (its own heap block) */
+                memcpy(gbuf + 3, data, len);
+                CHECK_OK(dm_put(region + off, gbuf + 3, len));
+                break; /* the barrier completes it */
+            default: /* plain stores: the writer ends up owning the pages */
+                memcpy(region + off, data, len);
+                break;
+            }
+        }
+        memcpy(exp + off, data, len);
+        CHECK_OK(dm_barrier());
+        if (verify == 0 && ((readers >> g_rank) & 1)) {
+            /* some ranks (maybe not the homes) now hold read-only copies */
+            check_plain(region, exp, 0, total, "plain loads after a round", round);
+        } else if (verify <= 1) {
+            memset(got, 0xee, glen);
+            CHECK_OK(dm_get(got, region + goff, glen));
+            CHECK(memcmp(got, exp + goff, glen) == 0, "round %d: dm_get of %zu bytes at %zu",
+                  round, glen, goff);
+            /* into distmem memory: through its own page faults */
+            CHECK_OK(dm_get(gbuf + 5, region + goff, glen));
+            CHECK(memcmp(gbuf + 5, exp + goff, glen) == 0,
+                  "round %d: dm_get into distmem memory of %zu bytes at %zu", round, glen, goff);
+        } else {
+            dm_request_t *r;
+
+            memset(got, 0xee, len);
+            CHECK_OK(dm_get_nb(got, region + off, len, &r));
+            CHECK_OK(dm_wait(r));
+            CHECK(memcmp(got, exp + off, len) == 0, "round %d: dm_get_nb of %zu bytes at %zu",
+                  round, len, off);
+        }
+        CHECK_OK(dm_barrier());
+    }
+    check_plain(region, exp, 0, total, "plain loads at the end", round);
+    CHECK_OK(dm_barrier());
+    dm_mfree(gbuf);
+    dm_free(region);
+    free(exp);
+    free(data);
+    free(got);
+}
+
+static void mode_atomics(void)
+{
+    /* page k of words is homed at rank k % N (block-cyclic, block 1 by default) */
+    int64_t *words = dm_alloc((size_t)g_n * g_page);
+    int64_t *seen = dm_alloc(((size_t)g_n * AMO_K + 1) * sizeof(int64_t));
+    int64_t *x, *cas, *swp, v, old;
+    int i, j;
+
+    CHECK(words != NULL && seen != NULL, "dm_alloc: %s", dm_last_error());
+    x = &words[(size_t)((g_n - 1) % g_n) * (g_page / 8)];
+    cas = &words[0 * (g_page / 8) + 1];
+    swp = &words[(size_t)(1 % g_n) * (g_page / 8) + 2];
+
+    /* fetch_add on one word: every old value exactly once */
+    for (i = 0; i < AMO_K; i++) {
+        CHECK_OK(dm_atomic_fetch_add(x, 1, &old));
+        CHECK(old >= 0 && old < (int64_t)g_n * AMO_K, "fetch_add returned %" PRId64, old);
+        v = g_rank + 1;
+        CHECK_OK(dm_put(&seen[old], &v, sizeof(v)));
+    }
+    CHECK_OK(dm_barrier());
+    CHECK_OK(dm_atomic_fetch(x, &v));
+    CHECK(v == (int64_t)g_n * AMO_K && *x == v, "fetch_add total %" PRId64 " (plain %" PRId64
+          "), want %d", v, *x, g_n * AMO_K);
+    for (i = 0; i < g_n * AMO_K; i++) {
+        CHECK(seen[i] != 0, "no rank got old value %d from fetch_add", i);
+    }
+    CHECK_OK(dm_barrier());
+
+    /* fetch_add against CPU atomic instructions through the page protocol */
+    for (i = 0; i < AMO_K; i++) {
+        for (j = 0; j < g_n; j++) {
+            int64_t *w = &words[(size_t)j * (g_page / 8) + 8];
+
+            if ((g_rank + i) % 2 == 0) {
+                CHECK_OK(dm_atomic_fetch_add(w, 3, NULL));
+            } else {
+                __atomic_fetch_add(w, 3, __ATOMIC_SEQ_CST);
+            }
+        }
+    }
+    CHECK_OK(dm_barrier());
+    for (j = 0; j < g_n; j++) {
+        int64_t *w = &words[(size_t)j * (g_page / 8) + 8];
+
+        CHECK_OK(dm_atomic_fetch(w, &v));
+        CHECK(v == 3 * (int64_t)g_n * AMO_K && *w == v,
+              "mixed increments of the word homed at %d: %" PRId64 ", want %d", dm_home(w), v,
+              3 * g_n * AMO_K);
+    }
+    CHECK_OK(dm_barrier());
+
+    /* compare-and-swap increments */
+    for (i = 0; i < AMO_K; i++) {
+        CHECK_OK(dm_atomic_fetch(cas, &v));
+        for (;;) {
+            CHECK_OK(dm_atomic_compare_swap(cas, v, v + 1, &old));
+            if (old == v) {
+                break;
+            }
+            v = old;
+        }
+    }
+    CHECK_OK(dm_barrier());
+    CHECK_OK(dm_atomic_fetch(cas, &v));
+    CHECK(v == (int64_t)g_n * AMO_K, "CAS increments: %" PRId64 ", want %d", v, g_n * AMO_K);
+    CHECK_OK(dm_barrier());
+
+    /* swaps: values seen + the final one == values swapped in + the initial 0 */
+    /* reuse seen: seen[k] counts how often value k was seen (values 0 .. N*K) */
+    if (g_rank == 0) {
+        for (i = 0; i <= g_n * AMO_K; i++) {
+            seen[i] = 0;
+        }
+    }
+    CHECK_OK(dm_barrier());
+    for (i = 0; i < AMO_K; i++) {
+        int64_t mine = 1 + (int64_t)g_rank * AMO_K + i;
+
+        CHECK_OK(dm_atomic_swap(swp, mine, &old));
+        CHECK(old >= 0 && old <= (int64_t)g_n * AMO_K, "swap returned %" PRId64, old);
+        CHECK_OK(dm_atomic_fetch_add(&seen[old], 1, NULL));
+    }
+    CHECK_OK(dm_barrier());
+    CHECK_OK(dm_atomic_fetch(swp, &v));
+    CHECK(v >= 1 && v <= (int64_t)g_n * AMO_K, "final swapped value %" PRId64, v);
+    for (i = 0; i <= g_n * AMO_K; i++) {
+        int64_t want = (i == v) ? 0 : 1;
+
+        CHECK(seen[i] == want, "swap: value %d seen %" PRId64 " times, want %" PRId64, i,
+              seen[i], want);
+    }
+    CHECK_OK(dm_barrier());
+    dm_free(seen);
+    dm_free(words);
+}
+
+static void mode_order(void)
+{
+    /* iteration i: data on page 2i, flag on page 2i+1 (different homes when N > 1) */
+    int64_t *mem = dm_alloc((size_t)(2 * ORDER_ITERS) * g_page);
+    int i;
+
+    CHECK(mem != NULL, "dm_alloc: %s", dm_last_error());
+    CHECK_OK(dm_barrier());
+    for (i = 0; i < ORDER_ITERS; i++) {
+        int64_t *data = &mem[(size_t)(2 * i) * (g_page / 8)];
+        int64_t *flag = &mem[(size_t)(2 * i + 1) * (g_page / 8)];
+        int64_t *same_flag = data + 7; /* on data's page */
+        int64_t val = 1000 + i, one = 1, v;
+
+        if (g_rank == i % g_n) {
+            CHECK_OK(dm_put(data, &val, sizeof(val)));
+            CHECK_OK(dm_quiet());
+            if (i % 2) {
+                CHECK_OK(dm_atomic_swap(flag, 1, NULL));
+            } else {
+                *(volatile int64_t *)flag = 1;
+            }
+            /* one page, no dm_quiet: applied in issue order */
+            val += 1;
+            CHECK_OK(dm_put(data + 1, &val, sizeof(val)));
+            CHECK_OK(dm_put(same_flag, &one, sizeof(one)));
+        } else {
+            CHECK_OK(dm_wait_until(flag, DM_CMP_EQ, 1));
+            v = *(volatile int64_t *)data;
+            CHECK(v == val, "iteration %d: flag set but data %" PRId64 ", want %" PRId64, i, v,
+                  val);
+            CHECK_OK(dm_get(&v, data, sizeof(v)));
+            CHECK(v == val, "iteration %d: flag set but dm_get of data %" PRId64, i, v);
+            CHECK_OK(dm_wait_until(same_flag, DM_CMP_GE, 1));
+            v = *(volatile int64_t *)(data + 1);
+            CHECK(v == val + 1, "iteration %d: same-page flag set but data %" PRId64, i, v);
+        }
+    }
+    CHECK_OK(dm_barrier());
+    dm_free(mem);
+}
+
+#define EXPECT_INVALID(expr)                                                              \
+    do {                                                                                  \
+        dm_status_t st_ = (expr);                                                         \
+        CHECK(st_ == DM_ERR_INVALID_PARAM, "%s -> %s, want DM_ERR_INVALID_PARAM", #expr,  \
+              dm_status_name(st_));                                                       \
+        CHECK(dm_last_error()[0] != '\0', "%s: no message", #expr);                       \
+    } while (0)
+
+static void mode_errors(void)
+{
+    unsigned char *a = dm_alloc(4 * g_page), *b = dm_alloc(g_page);
+    unsigned char local[64] = { 0 };
+    int64_t w = 0, v;
+    dm_request_t *r = NULL;
+    unsigned char *freed;
+
+    CHECK(a != NULL && b != NULL, "dm_alloc: %s", dm_last_error());
+    EXPECT_INVALID(dm_put(local, local, 8));                 /* not distmem memory */
+    EXPECT_INVALID(dm_get(local, local, 8));
+    EXPECT_INVALID(dm_put(a + 4 * g_page - 4, local, 8));    /* past the allocation's end */
+    EXPECT_INVALID(dm_get(local, a + 4 * g_page - 4, 8));
+    EXPECT_INVALID(dm_put(b + g_page, local, 1));            /* unallocated */
+    EXPECT_INVALID(dm_put(a, NULL, 8));
+    EXPECT_INVALID(dm_get(NULL, a, 8));
+    EXPECT_INVALID(dm_put_nb(a, local, 8, NULL));
+    EXPECT_INVALID(dm_wait(NULL));
+    EXPECT_INVALID(dm_atomic_fetch_add((int64_t *)(void *)(a + 4), 1, NULL)); /* misaligned */
+    EXPECT_INVALID(dm_atomic_fetch_add(&w, 1, NULL));        /* not distmem memory */
+    EXPECT_INVALID(dm_atomic_fetch((int64_t *)(void *)a, NULL));
+    EXPECT_INVALID(dm_wait_until(&w, DM_CMP_EQ, 0));
+    EXPECT_INVALID(dm_wait_until((int64_t *)(void *)a, (dm_cmp_t)99, 0));
+    CHECK_OK(dm_put(a, local, 0)); /* nothing to do */
+    CHECK_OK(dm_get_nb(local, a, 0, &r));
+    CHECK_OK(dm_wait(r));
+    /* nothing changed */
+    CHECK_OK(dm_barrier());
+    CHECK_OK(dm_atomic_fetch((int64_t *)(void *)a, &v));
+    CHECK(v == 0, "a word changed by failed calls: %" PRId64, v);
+    CHECK_OK(dm_barrier());
+    freed = b;
+    dm_free(b);
+    EXPECT_INVALID(dm_put(freed, local, 8));
+    EXPECT_INVALID(dm_atomic_swap((int64_t *)(void *)freed, 1, NULL));
+    CHECK_OK(dm_quiet());
+    CHECK_OK(dm_barrier());
+    dm_free(a);
+}
+
+static void mode_kill(void)
+{
+    int last = g_n - 1, i;
+    int64_t *mem = dm_alloc((size_t)g_n * 8 * g_page);
+    int64_t *at_last;
+    unsigned char buf[256] = { 1 };
+    dm_status_t st = DM_OK;
+
+    CHECK(mem != NULL, "dm_alloc: %s", dm_last_error());
+    at_last = &mem[(size_t)last * (g_page / 8)]; /* page `last` is homed at the last rank */
+    CHECK(dm_home(at_last) == last, "page homed at %d, want %d", dm_home(at_last), last);
+    /*
+     * The victim leaves this barrier and dies: another rank may still be in
+     * it (the victim's last message may not reach it), so a failure here
+     * counts as seeing the death too.
+     */
+    st = dm_barrier();
+    if (g_rank == last) {
+        CHECK_OK(st);
+        kill(getpid(), SIGKILL);
+    }
+    for (i = 0; i < 200000 && st == DM_OK; i++) {
+        switch (i % 4) {
+        case 0:
+            st = dm_put(at_last, buf, sizeof(buf));
+            break;
+        case 1:
+            st = dm_quiet();
+            break;
+        case 2:
+            st = dm_atomic_fetch_add(at_last + 64, 1, NULL);
+            break;
+        default:
+            st = dm_get(buf, at_last, sizeof(buf));
+            break;
+        }
+    }
+    CHECK(st == DM_ERR_PEER_FAILED, "after %d operations: %s, want DM_ERR_PEER_FAILED", i,
+          dm_status_name(st));
+    printf("rma_check kill: rank %d saw failure (%s)\n", g_rank, dm_last_error());
+    fflush(stdout);
+    dm_finalize();
+    exit(0);
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc > 1 ? argv[1] : "";
+
+    CHECK_OK(dm_init(NULL));
+    g_rank = dm_rank();
+    g_n = dm_nranks();
+    g_page = (size_t)sysconf(_SC_PAGESIZE);
+    if (strcmp(mode, "ops") == 0) {
+        mode_ops();
+    } else if (strcmp(mode, "atomics") == 0) {
+        mode_atomics();
+    } else if (strcmp(mode, "order") == 0) {
+        mode_order();
+    } else if (strcmp(mode, "errors") == 0) {
+        mode_errors();
+    } else if (strcmp(mode, "kill") == 0) {
+        mode_kill();
+    } else {
+        fprintf(stderr, "usage: rma_check ops|atomics|order|errors|kill\n");
+        dm_finalize();
+        return 2;
+    }
+    CHECK_OK(dm_finalize());
+    printf("rma_check %s: rank %d ok\n", mode, g_rank);
+    return 0;
+}
