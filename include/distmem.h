@@ -113,7 +113,8 @@ DM_API dm_status_t dm_barrier(void);
  * Collective: every rank calls it with the same size, in the same order as
  * the other collective calls; it returns the same address in every rank.
  * Pages are spread over the ranks as homes (block-cyclic,
- * DISTMEM_HOME_BLOCK pages per block). Returns NULL on failure, with
+ * DISTMEM_HOME_BLOCK pages per block; or the first rank to touch each page,
+ * DISTMEM_PLACEMENT=first-touch). Returns NULL on failure, with
  * dm_last_status(): DM_ERR_NOT_INITIALIZED, DM_ERR_INVALID_PARAM (0 bytes,
  * or ranks asked for different sizes), DM_ERR_NO_MEMORY (the collective
  * part of the address space is full), DM_ERR_PEER_FAILED.
@@ -148,7 +149,9 @@ DM_API void dm_mfree(void *p);
  * The home rank of the page holding p, or -1 when p is not distmem memory:
  * outside the address space, in a part of the dm_alloc area that is not
  * allocated, or before dm_init. (The heaps count as a whole: an address in
- * a rank's heap has that rank as home, allocated or not.)
+ * a rank's heap has that rank as home, allocated or not.) Under
+ * DISTMEM_PLACEMENT=first-touch, also -1 for a dm_alloc page whose home
+ * this rank has not learned yet (nobody touched it, or this rank has not).
  */
 DM_API int dm_home(const void *p);
 

@@ -57,6 +57,10 @@
     X(HOME_BLOCK, home_block, INT, "1", "1..1048576",                                         \
       "Pages per block of the block-cyclic home placement of dm_alloc memory: page i of the " \
       "collective area is homed at rank (i / HOME_BLOCK) mod NRANKS.")                        \
+    X(PLACEMENT, placement, ENUM, "block-cyclic", "block-cyclic|first-touch",                  \
+      "Home placement of dm_alloc memory: block-cyclic (see HOME_BLOCK), or first-touch: a "  \
+      "page's home is the first rank that touches it (a fault or a one-sided operation); "    \
+      "rank (i / 512) mod NRANKS records the choice for page i.")                             \
     X(PREFETCH, prefetch, INT, "8", "0..64",                                                  \
       "Pages read ahead when a thread's read faults walk memory sequentially (0: off).")      \
     X(FAULT_STEP, fault_step, BOOL, "yes", "",                                                \

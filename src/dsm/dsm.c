@@ -395,7 +395,7 @@ static void dm_dsm_dispatch(dm_dsm_t *d, int src, dm_coh_msg_type_t type, uint64
                             const void *data)
 {
     dm_dsm_exec_t x = { .d = d, .page = page, .src = src, .data = data };
-    int home = dm_place_home(&d->place, page);
+    int home = dm_dsm_msg_to_home(type) ? dm_dsm_home_here(d, page) : dm_dsm_home_of(d, page);
     dm_status_t st;
 
     if (dm_dsm_msg_to_home(type)) {
@@ -603,7 +603,7 @@ void dm_dsm_local(dm_dsm_t *d, uint64_t page, dm_coh_local_t ev)
     dm_dsm_exec_t x = { .d = d, .page = page, .src = -1 };
     dm_coh_state_t old = (dm_coh_state_t)atomic_load(&d->pages[page].state), s = old;
 
-    if (dm_coh_node_local(&s, ev, dm_place_home(&d->place, page), dm_dsm_emit, &x) != DM_OK) {
+    if (dm_coh_node_local(&s, ev, dm_dsm_home_of(d, page), dm_dsm_emit, &x) != DM_OK) {
         dm_dsm_break(d, "local %s in state %s of page %llu", ev == DM_COH_WRITE ? "write" : "read",
                      dm_coh_state_name(old), (unsigned long long)page);
         return;
@@ -661,6 +661,9 @@ static void dm_dsm_prefetch(dm_dsm_t *d, uint64_t page, int seq, dm_coh_local_t 
         dm_coh_state_t s = (dm_coh_state_t)atomic_load_explicit(&d->pages[q].state,
                                                                 memory_order_relaxed);
 
+        if (dm_dsm_home_of(d, q) < 0) {
+            break; /* first-touch placement: not looked up */
+        }
         if (s == DM_COH_I || (s == DM_COH_S && ev == DM_COH_WRITE)) {
             dm_dsm_local(d, q, ev);
             atomic_fetch_add_explicit(&d->st_prefetch, 1, memory_order_relaxed);
@@ -692,7 +695,7 @@ static void dm_dsm_fault_fatal(dm_dsm_t *d, uint64_t page, const char *why)
 
     n = snprintf(msg, sizeof(msg),
                  "distmem: rank %d: access to %p (page homed at rank %d) cannot complete: %s\n",
-                 d->rank, (void *)dm_dsm_app_page(d, page), dm_place_home(&d->place, page), why);
+                 d->rank, (void *)dm_dsm_app_page(d, page), dm_dsm_home_of(d, page), why);
     if (n > 0) {
         ssize_t w = write(STDERR_FILENO, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg));
 
@@ -757,6 +760,18 @@ static int dm_dsm_fault(dm_dsm_t *d, uint64_t page, int write, int want_pin, int
          * never hold one page each while waiting for the other's.
          */
         dm_dsm_unpin_mine(d);
+        if (dm_dsm_home_of(d, page) < 0) {
+            /* first-touch placement: learn (or become) the home first, and those of the read-ahead */
+            uint64_t last = DM_MIN(dm_dsm_alloc_end(d, page), page + 1 + (uint64_t)d->prefetch) - 1;
+
+            dm_tp_serial_leave(d->tp);
+            st = dm_dsm_place_lookup(d, page, page, last);
+            why = atomic_load(&d->broken);
+            if (why == NULL && st != DM_OK) {
+                why = dm_last_error();
+            }
+            continue;
+        }
         s = (dm_coh_state_t)atomic_load(&pg->state);
         if (dm_coh_state_stable(s) && !dm_dsm_state_allows(s, write)) {
             int seq;
@@ -1016,7 +1031,7 @@ dm_status_t dm_dsm_create(dm_tp_t *tp, const dm_config_t *cfg, dm_dsm_t **dsm_p)
 
     if ((st = dm_tp_am_register(tp, DM_DSM_AM_PROTO, dm_dsm_on_proto, d)) != DM_OK ||
         (st = dm_tp_am_register(tp, DM_DSM_AM_HEAP, dm_dsm_on_heap, d)) != DM_OK ||
-        (st = dm_rma_init(d)) != DM_OK) {
+        (st = dm_rma_init(d)) != DM_OK || (st = dm_dsm_place_init(d, cfg)) != DM_OK) {
         goto err_signals;
     }
     /* every rank's handlers are in place before anyone faults */
@@ -1031,6 +1046,7 @@ dm_status_t dm_dsm_create(dm_tp_t *tp, const dm_config_t *cfg, dm_dsm_t **dsm_p)
     return DM_OK;
 
 err_signals:
+    dm_dsm_place_cleanup(d);
     dm_rma_cleanup(d);
     sigaction(SIGBUS, &dm_dsm_old_bus, NULL);
     sigaction(SIGSEGV, &dm_dsm_old_segv, NULL);
@@ -1070,6 +1086,7 @@ void dm_dsm_destroy(dm_dsm_t *d)
     sigaction(SIGTRAP, &dm_dsm_old_trap, NULL);
     atomic_store(&dm_dsm_current, NULL);
     dm_rma_cleanup(d); /* before the directory entries holding waiting operations go */
+    dm_dsm_place_cleanup(d);
     for (e = d->dir_list; e != NULL; e = next) {
         next = e->next;
         dm_coh_dir_cleanup(&e->dir);
@@ -1118,7 +1135,7 @@ int dm_dsm_home(dm_dsm_t *d, const void *p)
     dm_tp_serial_enter(d->tp);
     open = page >= d->place.coll_pages || dm_dsm_region_of(d, page) != NULL;
     dm_tp_serial_leave(d->tp);
-    return open ? dm_place_home(&d->place, page) : -1;
+    return open ? dm_dsm_home_of(d, page) : -1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1319,6 +1336,7 @@ dm_status_t dm_dsm_free(dm_dsm_t *d, void *ptr)
     madvise(dm_dsm_app_page(d, reg.first), (size_t)reg.npages << d->page_shift, MADV_DONTNEED);
     mprotect(dm_dsm_app_page(d, reg.first), (size_t)reg.npages << d->page_shift, PROT_NONE);
     madvise(dm_dsm_home_page(d, reg.first), (size_t)reg.npages << d->page_shift, MADV_DONTNEED);
+    dm_dsm_place_forget(d, reg.first, reg.npages);
     memmove(&d->regions[found], &d->regions[found + 1],
             (d->nregions - (size_t)found - 1) * sizeof(*d->regions));
     d->nregions--;

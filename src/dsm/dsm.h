@@ -23,6 +23,7 @@ enum {
     DM_DSM_AM_HEAP  = DM_TP_AM_USER + 1, /* dm_mfree of another rank's block */
     DM_DSM_AM_LOCK  = DM_TP_AM_USER + 2, /* lock service (lock.c) */
     DM_DSM_AM_RMA   = DM_TP_AM_USER + 3, /* one-sided operations (rma.c) */
+    DM_DSM_AM_PLACE = DM_TP_AM_USER + 4, /* first-touch home lookups (home.c) */
 };
 
 /*

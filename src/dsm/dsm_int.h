@@ -108,6 +108,15 @@ struct dm_dsm {
 
     atomic_uint_fast64_t st_read, st_write, st_prefetch, st_sent, st_self, st_retry;
 
+    /*
+     * First-touch placement (home.c): homes[p] = home rank + 1 of collective
+     * page p, 0 while this rank does not know it (NORESERVE, coll_pages
+     * entries). Written under the serial lock, read with atomic loads.
+     */
+    int                 first_touch;
+    int32_t            *homes;
+    size_t              homes_bytes;
+
     /* One-sided operations issued here (rma.c); serial lock unless atomic. */
     struct dm_request **rq;        /* requests awaiting replies, by slot */
     uint32_t           *rq_gen;    /* generation of each slot (stale replies are dropped) */
@@ -128,6 +137,21 @@ static inline unsigned char *dm_dsm_app_page(const dm_dsm_t *d, uint64_t page)
 static inline unsigned char *dm_dsm_home_page(const dm_dsm_t *d, uint64_t page)
 {
     return d->home_mem + (page << d->page_shift);
+}
+
+/* Pages per placement chunk: rank (p / chunk) mod N decides the homes of a chunk's pages. */
+#define DM_DSM_FT_CHUNK 512
+
+/*
+ * The home of page, or -1 when first-touch placement has not told this
+ * rank yet (or the page is in the unused tail).
+ */
+static inline int dm_dsm_home_of(const dm_dsm_t *d, uint64_t page)
+{
+    if (d->first_touch && page < d->place.coll_pages) {
+        return __atomic_load_n(&d->homes[page], __ATOMIC_ACQUIRE) - 1;
+    }
+    return dm_place_home(&d->place, page);
 }
 
 static inline int dm_dsm_state_allows(dm_coh_state_t s, int write)
@@ -154,6 +178,29 @@ dm_dsm_dirent_t *dm_dsm_dirent(dm_dsm_t *d, uint64_t page);
  * dm_alloc block or one rank's heap. pre: serial lock.
  */
 int dm_dsm_alloc_span(const dm_dsm_t *d, uint64_t first, uint64_t last, uint64_t *end_p);
+
+/*
+ * home.c: the home of page, where a request for it has arrived: under
+ * first-touch placement a rank that does not know the page's home yet is
+ * its home (requests reach a rank only after the page's placement chunk
+ * owner named it), and records so. pre: serial lock.
+ */
+int dm_dsm_home_here(dm_dsm_t *d, uint64_t page);
+
+/*
+ * home.c: makes the homes of pages [first, touched] known here, this rank
+ * becoming the home of those nobody touched before, and asks about
+ * (touched, last] (pages to read ahead) without deciding them. Returns
+ * when [first, touched] are known: DM_OK or DM_ERR_PEER_FAILED. No-op
+ * without first-touch placement. pre: no serial lock held; never
+ * allocates (the fault path calls it).
+ */
+dm_status_t dm_dsm_place_lookup(dm_dsm_t *d, uint64_t first, uint64_t touched, uint64_t last);
+
+/* home.c: set up (registers DM_DSM_AM_PLACE), forget a freed region, tear down. */
+dm_status_t dm_dsm_place_init(dm_dsm_t *d, const dm_config_t *cfg);
+void dm_dsm_place_forget(dm_dsm_t *d, uint64_t first, uint64_t npages);
+void dm_dsm_place_cleanup(dm_dsm_t *d);
 
 /* rma.c: the page's state changed at this node; run what waits for it. pre: serial lock. */
 void dm_rma_page_changed(dm_dsm_t *d, uint64_t page);

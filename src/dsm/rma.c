@@ -364,7 +364,7 @@ void dm_rma_page_changed(dm_dsm_t *d, uint64_t page)
  * DM_ERR_INVALID_PARAM for an address this home cannot serve (answered
  * as such), or DM_ERR_PROTOCOL for a malformed message. pre: serial lock.
  */
-static dm_status_t dm_rma_check_home(const dm_dsm_t *d, const dm_rma_hdr_t *h, size_t len)
+static dm_status_t dm_rma_check_home(dm_dsm_t *d, const dm_rma_hdr_t *h, size_t len)
 {
     uint64_t page = h->addr >> d->page_shift, end;
     size_t in_page = h->addr & (d->page_size - 1);
@@ -379,7 +379,7 @@ static dm_status_t dm_rma_check_home(const dm_dsm_t *d, const dm_rma_hdr_t *h, s
     } else if (h->len != 8 || (h->addr & 7) != 0) {
         return DM_ERR_PROTOCOL;
     }
-    if (page >= d->place.npages || dm_place_home(&d->place, page) != d->rank ||
+    if (page >= d->place.npages || dm_dsm_home_here(d, page) != d->rank ||
         dm_dsm_alloc_span(d, page, page, &end) != 0) {
         return DM_ERR_INVALID_PARAM;
     }
@@ -531,7 +531,7 @@ static dm_status_t dm_rma_one(dm_dsm_t *d, struct dm_request *r, const dm_rma_hd
                               const void *data)
 {
     uint64_t page = h->addr >> d->page_shift;
-    int home = dm_place_home(&d->place, page);
+    int home = dm_dsm_home_of(d, page);
     dm_coh_state_t s = (dm_coh_state_t)atomic_load(&d->pages[page].state);
     dm_status_t st;
 
@@ -583,6 +583,17 @@ static dm_status_t dm_rma_issue(dm_dsm_t *d, struct dm_request *r, uint8_t op, u
     h.op = op;
     h.a = a;
     h.b = b;
+    /* first-touch placement: every page's home known (or this rank made home) first */
+    st = dm_dsm_place_lookup(d, off >> d->page_shift, (off + len - 1) >> d->page_shift,
+                             (off + len - 1) >> d->page_shift);
+    if (st != DM_OK) {
+        if (r != NULL) {
+            dm_rma_fail(r, st, dm_last_error());
+            r->left = 0;
+            atomic_store_explicit(&r->done, 1, memory_order_release);
+        }
+        return st;
+    }
     dm_tp_serial_enter(d->tp);
     if (r != NULL && (st = dm_rma_slot_get(d, r)) != DM_OK) {
         dm_rma_fail(r, st, dm_last_error());

@@ -31,6 +31,10 @@
  *   dsm_check threads    DSM_THREADS threads per process: interleaved words
  *                        of one page per (rank, thread), and a lock-protected
  *                        counter with per-thread tallies.
+ *   dsm_check firsttouch (with DISTMEM_PLACEMENT=first-touch) each rank
+ *                        writes its own slice first and must become its home;
+ *                        a put makes its issuer the home of a fresh page;
+ *                        freed pages are undecided again.
  *   dsm_check segv below|above
  *                        after a collective dm_free, the last rank reads the
  *                        page just below an allocation (below) or writes just
@@ -875,6 +879,70 @@ static void run_kill(void)
     free(all);
 }
 
+/*
+ * firsttouch (DISTMEM_PLACEMENT=first-touch): fresh pages have no home;
+ * each rank writes its own slice first and becomes its home; everyone
+ * reads everything (and so learns the homes); a one-sided put makes its
+ * issuer the home of an untouched page; after dm_free the pages are
+ * undecided again.
+ */
+static void run_firsttouch(void)
+{
+    size_t slice = 8 * g_page, total = slice * (size_t)g_n, i;
+    unsigned char *mem = dm_alloc(total), *more;
+    int64_t v = 0x1234;
+    int r;
+
+    CHECK(mem != NULL, "dm_alloc: %s", dm_last_error());
+    for (i = 0; i < total; i += g_page) {
+        CHECK(dm_home(mem + i) == -1, "page %zu has home %d before anyone touched it", i / g_page,
+              dm_home(mem + i));
+    }
+    CHECK_OK(dm_barrier());
+    for (i = 0; i < slice; i++) {
+        mem[(size_t)g_rank * slice + i] = (unsigned char)(g_rank * 7 + i);
+    }
+    CHECK_OK(dm_barrier());
+    for (r = 0; r < g_n; r++) {
+        for (i = 0; i < slice; i++) {
+            CHECK(mem[(size_t)r * slice + i] == (unsigned char)(r * 7 + i),
+                  "slice %d byte %zu: %u", r, i, mem[(size_t)r * slice + i]);
+        }
+        for (i = 0; i < slice; i += g_page) {
+            CHECK(dm_home(mem + (size_t)r * slice + i) == r,
+                  "page %zu of slice %d homed at %d, want its first toucher %d", i / g_page, r,
+                  dm_home(mem + (size_t)r * slice + i), r);
+        }
+    }
+    CHECK_OK(dm_barrier());
+    more = dm_alloc(4 * g_page);
+    CHECK(more != NULL, "dm_alloc: %s", dm_last_error());
+    if (g_rank == g_n - 1) {
+        CHECK_OK(dm_put(more + g_page + 8, &v, sizeof(v)));
+        CHECK(dm_home(more + g_page) == g_rank, "a put did not make its issuer the home (%d)",
+              dm_home(more + g_page));
+    }
+    CHECK_OK(dm_barrier());
+    CHECK(*(volatile int64_t *)(void *)(more + g_page + 8) == v, "the put's value");
+    CHECK(dm_home(more + g_page) == g_n - 1, "home of the put's page: %d",
+          dm_home(more + g_page));
+    CHECK_OK(dm_barrier());
+    dm_free(more);
+    dm_free(mem);
+    mem = dm_alloc(total);
+    CHECK(mem != NULL, "dm_alloc: %s", dm_last_error());
+    for (i = 0; i < total; i += g_page) {
+        CHECK(dm_home(mem + i) == -1, "page %zu after free and alloc: home %d", i / g_page,
+              dm_home(mem + i));
+    }
+    CHECK_OK(dm_barrier()); /* before anyone touches them */
+    for (i = 0; i < total; i++) {
+        CHECK(mem[i] == 0, "byte %zu after free and alloc: %u", i, mem[i]);
+    }
+    CHECK_OK(dm_barrier());
+    dm_free(mem);
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -903,6 +971,8 @@ int main(int argc, char **argv)
         run_drf();
     } else if (!strcmp(mode, "threads")) {
         run_threads();
+    } else if (!strcmp(mode, "firsttouch")) {
+        run_firsttouch();
     } else if (!strcmp(mode, "segv")) {
         rc = run_segv(argc > 2 ? argv[2] : "");
         printf("dsm_check segv: rank %d ok\n", g_rank);
@@ -913,7 +983,7 @@ int main(int argc, char **argv)
         return 0;
     } else {
         fprintf(stderr, "usage: dsm_check alloc | counter | prodcons | pagewords | drf [SEED] |"
-                        " threads | segv below|above | kill\n");
+                        " threads | firsttouch | segv below|above | kill\n");
         dm_finalize();
         return 2;
     }

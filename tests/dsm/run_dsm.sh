@@ -1,7 +1,8 @@
 #!/bin/sh
 # run_dsm.sh PROG N TLS MODE [ARG]: runs `distmem run -n N [--tls TLS] --
 # PROG MODE [ARG]` (PROG: dsm_check or rma_check, which report as
-# "PROG MODE: rank R ok") (TLS "default" lets UCX choose: shared memory on one
+# "PROG MODE: rank R ok"); MODE ft-X runs mode X with
+# DISTMEM_PLACEMENT=first-touch (TLS "default" lets UCX choose: shared memory on one
 # machine), bounded in time, and checks the outcome:
 #   alloc, counter, prodcons, pagewords, drf, threads: exit 0 and every rank
 #       reports "dsm_check MODE: rank R ok";
@@ -19,12 +20,16 @@ TLS=$3
 MODE=$4
 ARG=${5:-}
 LAST=$((N - 1))
+PROG=$(basename "$DSM")
+# MODE ft-X: mode X under first-touch home placement
+case $MODE in
+ft-*) MODE=${MODE#ft-}; DISTMEM_PLACEMENT=first-touch; export DISTMEM_PLACEMENT ;;
+esac
 set -- run -n "$N" --timeout 100s --grace 60s
 [ "$TLS" = default ] || set -- "$@" --tls "$TLS"
 set -- "$@" -- "$DSM" "$MODE"
 [ -z "$ARG" ] || set -- "$@" "$ARG"
-PROG=$(basename "$DSM")
-what="$PROG $MODE${ARG:+ $ARG}, $N ranks, tls $TLS"
+what="$PROG $MODE${ARG:+ $ARG}, $N ranks, tls $TLS${DISTMEM_PLACEMENT:+, $DISTMEM_PLACEMENT}"
 start=$(now)
 bounded 120 "$DISTMEM" "$@" >"$TMPD/run.out" 2>"$TMPD/run.err"
 rc=$?
