@@ -61,6 +61,10 @@
       "Home placement of dm_alloc memory: block-cyclic (see HOME_BLOCK), or first-touch: a "  \
       "page's home is the first rank that touches it (a fault or a one-sided operation); "    \
       "rank (i / 512) mod NRANKS records the choice for page i.")                             \
+    X(CACHE_SIZE, cache_size, SIZE, "0", "",                                                  \
+      "Most memory this rank keeps in copies of distmem pages (0: no limit; else at least "   \
+      "64 pages). Above it the oldest copies are dropped; a written one is written back to "  \
+      "its home first.")                                                                      \
     X(PREFETCH, prefetch, INT, "8", "0..64",                                                  \
       "Pages read ahead when a thread's read faults walk memory sequentially (0: off).")      \
     X(FAULT_STEP, fault_step, BOOL, "yes", "",                                                \

@@ -202,6 +202,47 @@ static void dm_dsm_self_push(dm_dsm_t *d, dm_coh_msg_type_t type, uint64_t page)
     d->self_len++;
 }
 
+/* The write-back slot holding page (UINT64_MAX: a free slot), or -1. pre: serial lock. */
+static int dm_dsm_wb_find(const dm_dsm_t *d, uint64_t page)
+{
+    int i;
+
+    if (d->wb_mem == NULL) {
+        return -1;
+    }
+    for (i = 0; i < DM_DSM_WB; i++) {
+        if (d->wb_page[i] == page) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* Remembers a new copy of page in the eviction FIFO. pre: serial lock. */
+static void dm_dsm_fifo_push(dm_dsm_t *d, uint64_t page)
+{
+    if (d->fifo_len == d->fifo_cap) {
+        /* compact: keep the live entries, in order */
+        uint64_t i, n = 0;
+
+        for (i = 0; i < d->fifo_len; i++) {
+            uint64_t e = d->fifo[(d->fifo_head + i) % d->fifo_cap];
+            const dm_dsm_page_t *pg = &d->pages[e >> 16];
+
+            if (pg->fgen == (uint16_t)e && pg->map != DM_DSM_MAP_NONE) {
+                /* n <= i: the write trails the read around the ring */
+                d->fifo[(d->fifo_head + n++) % d->fifo_cap] = e;
+            }
+        }
+        d->fifo_len = n;
+        if (n == d->fifo_cap) {
+            return; /* cannot happen: live copies <= ncached < fifo_cap */
+        }
+    }
+    d->fifo[(d->fifo_head + d->fifo_len) % d->fifo_cap] = page << 16 | d->pages[page].fgen;
+    d->fifo_len++;
+}
+
 static void dm_dsm_send(dm_dsm_exec_t *x, const dm_coh_action_t *a)
 {
     dm_dsm_t *d = x->d;
@@ -212,14 +253,30 @@ static void dm_dsm_send(dm_dsm_exec_t *x, const dm_coh_action_t *a)
 
     if (a->with_data) {
         if (a->msg == DM_COH_RECALL_DATA || a->msg == DM_COH_PUTM) {
-            /* the node's copy: still mapped (revoked to read-only) or snapshotted */
+            /* the node's copy: still mapped (revoked to read-only), snapshotted, or written back */
+            int wb = dm_dsm_wb_find(d, x->page);
+
             if (d->pages[x->page].map != DM_DSM_MAP_NONE) {
                 payload = dm_dsm_app_page(d, x->page);
+            } else if (wb >= 0) {
+                payload = d->wb_mem + ((size_t)wb << d->page_shift);
             } else if (d->scratch_page == x->page) {
                 payload = d->scratch;
             } else {
                 dm_dsm_break(d, "no copy of page %llu to send", (unsigned long long)x->page);
                 return;
+            }
+            if (a->msg == DM_COH_PUTM && wb < 0) {
+                /* an eviction: keep the data until PUT_ACK (the evictor reserved a slot) */
+                wb = dm_dsm_wb_find(d, UINT64_MAX);
+                if (wb < 0) {
+                    dm_dsm_break(d, "no write-back slot for page %llu",
+                                 (unsigned long long)x->page);
+                    return;
+                }
+                d->wb_page[wb] = x->page;
+                memcpy(d->wb_mem + ((size_t)wb << d->page_shift), payload, d->page_size);
+                payload = d->wb_mem + ((size_t)wb << d->page_shift);
             }
             if (a->dst == d->rank) {
                 memcpy(dm_dsm_home_page(d, x->page), payload, d->page_size);
@@ -263,6 +320,11 @@ static void dm_dsm_protect(dm_dsm_exec_t *x, dm_coh_prot_t prot)
         if (pg->map == DM_DSM_MAP_NONE) {
             if (dm_dsm_uffd_copy(d, x->page, src, prot != DM_COH_PROT_WRITE) == 0) {
                 pg->map = prot == DM_COH_PROT_WRITE ? DM_DSM_MAP_RW : DM_DSM_MAP_RO;
+                d->ncached++;
+                if (d->cache_pages != 0) {
+                    pg->fgen++;
+                    dm_dsm_fifo_push(d, x->page);
+                }
             }
             return;
         }
@@ -284,6 +346,7 @@ static void dm_dsm_protect(dm_dsm_exec_t *x, dm_coh_prot_t prot)
                 return;
             }
             pg->map = DM_DSM_MAP_NONE;
+            d->ncached--;
         }
         break;
     case DM_COH_PROT_READ:
@@ -430,6 +493,13 @@ static void dm_dsm_dispatch(dm_dsm_t *d, int src, dm_coh_msg_type_t type, uint64
         st = dm_coh_node_msg(&s, type, home, dm_dsm_emit, &x);
         if (st == DM_OK) {
             dm_dsm_set_state(d, page, old, s);
+            if (old == DM_COH_MI_A && s == DM_COH_I) {
+                int wb = dm_dsm_wb_find(d, page);
+
+                if (wb >= 0) {
+                    d->wb_page[wb] = UINT64_MAX; /* the home has the data */
+                }
+            }
             if (d->pages[page].rmaq) {
                 /* before any other message can take the page away again */
                 dm_rma_page_changed(d, page);
@@ -458,14 +528,57 @@ bad:
     }
 }
 
+/*
+ * Drops the oldest copies until the cache budget holds again (pre: serial
+ * lock). A copy that cannot go now (pinned for a woken access, in a
+ * transient state, wanted by waiting one-sided operations, or written
+ * while every write-back slot is busy) gets a second chance at the tail.
+ * Bounded: one pass over the FIFO at most.
+ */
+static void dm_dsm_evict(dm_dsm_t *d)
+{
+    uint64_t tries = d->fifo_len;
+
+    while (d->ncached > d->cache_pages && tries-- > 0 && d->fifo_len > 0) {
+        uint64_t e = d->fifo[d->fifo_head], page = e >> 16;
+        dm_dsm_page_t *pg = &d->pages[page];
+        dm_coh_state_t s = (dm_coh_state_t)atomic_load(&pg->state);
+
+        d->fifo_head = (d->fifo_head + 1) % d->fifo_cap;
+        d->fifo_len--;
+        if (pg->fgen != (uint16_t)e || pg->map == DM_DSM_MAP_NONE) {
+            continue; /* stale: that copy is gone */
+        }
+        if ((s != DM_COH_S && s != DM_COH_M) || pg->pin > 0 || pg->waiting > 0 || pg->rmaq ||
+            (s == DM_COH_M && dm_dsm_wb_find(d, UINT64_MAX) < 0)) {
+            d->fifo[(d->fifo_head + d->fifo_len) % d->fifo_cap] = e;
+            d->fifo_len++;
+            continue;
+        }
+        dm_dsm_local(d, page, DM_COH_EVICT);
+        atomic_fetch_add_explicit(&d->st_evict, 1, memory_order_relaxed);
+    }
+}
+
 void dm_dsm_drain(dm_dsm_t *d)
 {
-    while (d->self_len > 0) {
-        dm_dsm_self_msg_t m = d->self_q[d->self_head];
+    for (;;) {
+        while (d->self_len > 0) {
+            dm_dsm_self_msg_t m = d->self_q[d->self_head];
 
-        d->self_head = (d->self_head + 1) % DM_DSM_SELF_QUEUE;
-        d->self_len--;
-        dm_dsm_dispatch(d, d->rank, (dm_coh_msg_type_t)m.type, m.page, NULL);
+            d->self_head = (d->self_head + 1) % DM_DSM_SELF_QUEUE;
+            d->self_len--;
+            dm_dsm_dispatch(d, d->rank, (dm_coh_msg_type_t)m.type, m.page, NULL);
+        }
+        if (d->cache_pages == 0 || d->ncached <= d->cache_pages || d->evicting) {
+            return;
+        }
+        d->evicting = 1;
+        dm_dsm_evict(d);
+        d->evicting = 0;
+        if (d->self_len == 0) {
+            return;
+        }
     }
 }
 
@@ -1010,6 +1123,22 @@ dm_status_t dm_dsm_create(dm_tp_t *tp, const dm_config_t *cfg, dm_dsm_t **dsm_p)
     d->pages = dm_dsm_map_meta(d->meta_bytes);
     d->dirs = dm_dsm_map_meta(d->dirs_bytes);
     d->scratch = aligned_alloc(d->page_size, d->page_size);
+    if (cfg->cache_size != 0) {
+        int i;
+
+        d->cache_pages = DM_MAX(cfg->cache_size >> d->page_shift, (uint64_t)64);
+        d->fifo_cap = 2 * d->cache_pages + 1024;
+        d->fifo = malloc(d->fifo_cap * sizeof(*d->fifo));
+        d->wb_mem = aligned_alloc(d->page_size, (size_t)DM_DSM_WB << d->page_shift);
+        for (i = 0; i < DM_DSM_WB; i++) {
+            d->wb_page[i] = UINT64_MAX;
+        }
+        if (d->fifo == NULL || d->wb_mem == NULL) {
+            st = dm_error_set(DM_ERR_NO_MEMORY, "cache bookkeeping for %llu pages",
+                              (unsigned long long)d->cache_pages);
+            goto err_maps;
+        }
+    }
     if (d->home_mem == NULL || d->pages == NULL || d->dirs == NULL || d->scratch == NULL) {
         st = dm_error_set(DM_ERR_NO_MEMORY, "home memory and page tables for %zu bytes",
                           d->gas.size);
@@ -1054,6 +1183,8 @@ err_signals:
     atomic_store(&dm_dsm_current, NULL);
 err_maps:
     free(d->scratch);
+    free(d->fifo);
+    free(d->wb_mem);
     if (d->home_mem != NULL) {
         munmap(d->home_mem, d->gas.size);
     }
@@ -1098,6 +1229,8 @@ void dm_dsm_destroy(dm_dsm_t *d)
     munmap(d->pages, d->meta_bytes);
     munmap(d->dirs, d->dirs_bytes);
     free(d->scratch);
+    free(d->fifo);
+    free(d->wb_mem);
     free(d->regions);
     dm_heap_cleanup(&d->heap);
     pthread_mutex_destroy(&d->heap_lock);
@@ -1117,6 +1250,7 @@ void dm_dsm_stats(dm_dsm_t *d, dm_dsm_stats_t *s)
     s->msgs_sent = atomic_load(&d->st_sent);
     s->msgs_self = atomic_load(&d->st_self);
     s->retries = atomic_load(&d->st_retry);
+    s->evictions = atomic_load(&d->st_evict);
     s->rma_local = atomic_load(&d->st_rma_local);
     s->rma_remote = atomic_load(&d->st_rma_remote);
     s->rma_home_direct = atomic_load(&d->st_rma_home_direct);
@@ -1328,6 +1462,9 @@ dm_status_t dm_dsm_free(dm_dsm_t *d, void *ptr)
     for (q = reg.first; q < reg.first + reg.npages; q++) {
         dm_dsm_dir_drop(d, q);
         atomic_store(&d->pages[q].state, DM_COH_I);
+        if (d->pages[q].map != DM_DSM_MAP_NONE) {
+            d->ncached--; /* its FIFO entry turns stale */
+        }
         d->pages[q].map = DM_DSM_MAP_NONE;
     }
     if (d->scratch_page >= reg.first && d->scratch_page < reg.first + reg.npages) {

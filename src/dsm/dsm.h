@@ -109,6 +109,7 @@ typedef struct dm_dsm_stats {
     uint64_t msgs_sent;     /* protocol messages to other ranks */
     uint64_t msgs_self;     /* protocol messages handled without the network */
     uint64_t retries;       /* requests repeated because the page left before the access ran */
+    uint64_t evictions;     /* copies dropped (or written back) to keep DISTMEM_CACHE_SIZE */
     uint64_t rma_local;     /* one-sided operations run on this process's own copy, no message */
     uint64_t rma_remote;    /* one-sided operations sent to another rank's home */
     uint64_t rma_home_direct; /* served here as home, at once (home memory or the home's copy) */

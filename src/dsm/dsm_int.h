@@ -37,6 +37,7 @@ typedef struct dm_dsm_page {
     uint8_t         waiting;
     uint8_t         gen;
     uint8_t         rmaq;  /* home: one-sided operations wait for this page (rma.c); serial lock */
+    uint16_t        fgen;  /* installs so far (mod 2^16): names this copy in the eviction FIFO */
 } dm_dsm_page_t;
 
 /* A directory entry of a page homed here; listed so destroy finds them all. */
@@ -70,6 +71,7 @@ typedef struct dm_dsm_region {
     uint64_t first, npages;
 } dm_dsm_region_t;
 
+#define DM_DSM_WB         32   /* written pages being written back at once (eviction) */
 #define DM_DSM_SELF_QUEUE 1024 /* cascades are a few messages deep */
 #define DM_DSM_DEFER_MAX  256  /* one per pinned page at most; pins are per thread */
 #define DM_DSM_PINS       4    /* pages one thread may pin for one instruction */
@@ -107,6 +109,23 @@ struct dm_dsm {
     dm_heap_t         heap;
 
     atomic_uint_fast64_t st_read, st_write, st_prefetch, st_sent, st_self, st_retry;
+
+    /*
+     * The cache budget (DISTMEM_CACHE_SIZE; serial lock). ncached: pages
+     * mapped (readable or writable) here. fifo: copies in install order,
+     * each entry page << 16 | fgen (an entry whose fgen is not the page's
+     * any more, or whose page is unmapped, is stale and skipped). Written
+     * pages being written back keep their data in a write-back slot until
+     * the home's PUT_ACK (a crossing recall is answered from it).
+     */
+    uint64_t            cache_pages; /* 0: no limit */
+    uint64_t            ncached;
+    uint64_t           *fifo;
+    uint64_t            fifo_head, fifo_len, fifo_cap;
+    unsigned char      *wb_mem;                 /* DM_DSM_WB pages */
+    uint64_t            wb_page[DM_DSM_WB];     /* page in each slot, UINT64_MAX free */
+    int                 evicting;   /* dm_dsm_evict is running (drain does not re-enter it) */
+    atomic_uint_fast64_t st_evict;
 
     /*
      * First-touch placement (home.c): homes[p] = home rank + 1 of collective

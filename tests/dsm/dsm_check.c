@@ -35,6 +35,9 @@
  *                        writes its own slice first and must become its home;
  *                        a put makes its issuer the home of a fresh page;
  *                        freed pages are undecided again.
+ *   dsm_check bigdata    (with DISTMEM_CACHE_SIZE) shared data 4x a rank's
+ *                        cache budget, rewritten slice by slice and checked
+ *                        byte for byte by every rank each round.
  *   dsm_check segv below|above
  *                        after a collective dm_free, the last rank reads the
  *                        page just below an allocation (below) or writes just
@@ -943,6 +946,53 @@ static void run_firsttouch(void)
     dm_free(mem);
 }
 
+/*
+ * bigdata (with DISTMEM_CACHE_SIZE set): shared data 4x the cache budget
+ * of a rank; each round every rank rewrites one slice, then every rank
+ * checks all of it byte for byte, so copies must be dropped and written
+ * back to make room (the script checks that evictions happened).
+ */
+static void run_bigdata(void)
+{
+    const char *env = getenv("DISTMEM_CACHE_SIZE");
+    char *end = NULL;
+    unsigned long long budget = env != NULL ? strtoull(env, &end, 10) : 0;
+    size_t total, slice, i;
+    unsigned char *mem;
+    int round, r;
+
+    if (end != NULL && (*end == 'K' || *end == 'k')) {
+        budget <<= 10;
+    } else if (end != NULL && (*end == 'M' || *end == 'm')) {
+        budget <<= 20;
+    }
+    CHECK(budget >= 64 * g_page, "bigdata needs DISTMEM_CACHE_SIZE of 64 pages or more");
+    slice = (4 * budget / (size_t)g_n + g_page - 1) / g_page * g_page;
+    total = slice * (size_t)g_n;
+    mem = dm_alloc(total);
+    CHECK(mem != NULL, "dm_alloc of %zu bytes: %s", total, dm_last_error());
+    for (round = 0; round < 3; round++) {
+        int mine = (g_rank + round) % g_n;
+
+        for (i = 0; i < slice; i += 8) {
+            *(uint64_t *)(void *)(mem + (size_t)mine * slice + i) =
+                ((uint64_t)round << 56) ^ ((uint64_t)mine << 48) ^ i;
+        }
+        CHECK_OK(dm_barrier());
+        for (r = 0; r < g_n; r++) {
+            for (i = 0; i < slice; i += 8) {
+                uint64_t want = ((uint64_t)round << 56) ^ ((uint64_t)r << 48) ^ i;
+                uint64_t got = *(volatile uint64_t *)(void *)(mem + (size_t)r * slice + i);
+
+                CHECK(got == want, "round %d slice %d offset %zu: %#" PRIx64 ", want %#" PRIx64,
+                      round, r, i, got, want);
+            }
+        }
+        CHECK_OK(dm_barrier());
+    }
+    dm_free(mem);
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -973,6 +1023,8 @@ int main(int argc, char **argv)
         run_threads();
     } else if (!strcmp(mode, "firsttouch")) {
         run_firsttouch();
+    } else if (!strcmp(mode, "bigdata")) {
+        run_bigdata();
     } else if (!strcmp(mode, "segv")) {
         rc = run_segv(argc > 2 ? argv[2] : "");
         printf("dsm_check segv: rank %d ok\n", g_rank);
@@ -983,7 +1035,7 @@ int main(int argc, char **argv)
         return 0;
     } else {
         fprintf(stderr, "usage: dsm_check alloc | counter | prodcons | pagewords | drf [SEED] |"
-                        " threads | firsttouch | segv below|above | kill\n");
+                        " threads | firsttouch | bigdata | segv below|above | kill\n");
         dm_finalize();
         return 2;
     }

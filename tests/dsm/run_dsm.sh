@@ -22,14 +22,19 @@ ARG=${5:-}
 LAST=$((N - 1))
 PROG=$(basename "$DSM")
 # MODE ft-X: mode X under first-touch home placement
+# MODE cache-X: mode X with a cache budget of 64 pages per rank (evictions)
 case $MODE in
 ft-*) MODE=${MODE#ft-}; DISTMEM_PLACEMENT=first-touch; export DISTMEM_PLACEMENT ;;
+cache-*) MODE=${MODE#cache-}; DISTMEM_CACHE_SIZE=256K; export DISTMEM_CACHE_SIZE ;;
 esac
+# bigdata: the ranks' statistics (info level) must show evictions
+[ "$MODE" != bigdata ] || { DISTMEM_LOG_LEVEL=info; export DISTMEM_LOG_LEVEL; }
 set -- run -n "$N" --timeout 100s --grace 60s
 [ "$TLS" = default ] || set -- "$@" --tls "$TLS"
 set -- "$@" -- "$DSM" "$MODE"
 [ -z "$ARG" ] || set -- "$@" "$ARG"
 what="$PROG $MODE${ARG:+ $ARG}, $N ranks, tls $TLS${DISTMEM_PLACEMENT:+, $DISTMEM_PLACEMENT}"
+what="$what${DISTMEM_CACHE_SIZE:+, cache $DISTMEM_CACHE_SIZE}"
 start=$(now)
 bounded 120 "$DISTMEM" "$@" >"$TMPD/run.out" 2>"$TMPD/run.err"
 rc=$?
@@ -93,6 +98,10 @@ kill)
     [ "$rc" -eq 0 ] || fail "$what: exited with $rc"
     got=$(grep -c "^$PROG $MODE: rank [0-9]* ok\$" "$TMPD/run.out")
     [ "$got" -eq "$N" ] || fail "$what: $got of $N ranks reported ok"
+    if [ "$MODE" = bigdata ]; then
+        ev=$(grep -c 'info: shared memory: .* [1-9][0-9]* evicted' "$TMPD/run.err")
+        [ "$ev" -eq "$N" ] || fail "$what: $ev of $N ranks evicted copies (want all)"
+    fi
     echo "ok: $what ($took s)"
     ;;
 esac
