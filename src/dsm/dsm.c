@@ -95,6 +95,7 @@
 #include "heap.h"
 #include "log.h"
 #include "place.h"
+#include "predict.h"
 #include "util.h"
 #include "status.h"
 
@@ -107,8 +108,8 @@ static _Thread_local uint64_t dm_dsm_pinned[DM_DSM_PINS];
 static _Thread_local unsigned dm_dsm_npinned;
 
 
-/* Sequential-read detection for prefetch, per thread. */
-static _Thread_local uint64_t dm_dsm_seq_lo, dm_dsm_seq_hi;
+/* The access pattern of this thread's faults (predict.h). */
+static _Thread_local dm_predict_t dm_dsm_pattern = DM_PREDICT_INIT;
 
 static inline int dm_dsm_msg_has_data(dm_coh_msg_type_t m)
 {
@@ -724,53 +725,16 @@ void dm_dsm_local(dm_dsm_t *d, uint64_t page, dm_coh_local_t ev)
     dm_dsm_set_state(d, page, old, s);
 }
 
-/*
- * Access-pattern prediction, per thread (no shared state, no allocation):
- *   sequential  the fault lies in the window after the previous one, so the
- *               pages after it are requested too (DISTMEM_PREFETCH of them);
- *   read-modify-write  a read fault was followed by a write fault on the same
- *               page; until a read is not followed by a write, a sequential
- *               read fault asks for the page (and prefetches) writable
- *               straight away: one request per page instead of two.
- */
-static _Thread_local uint64_t dm_dsm_last_read = UINT64_MAX; /* read fault not yet upgraded */
-static _Thread_local int dm_dsm_rmw;
-
-/* Decides what a fault asks for (pre: serial lock); updates the thread's pattern. */
-static dm_coh_local_t dm_dsm_predict(uint64_t page, dm_coh_state_t s, int write, int *seq_p)
-{
-    int seq = page >= dm_dsm_seq_lo && page <= dm_dsm_seq_hi;
-
-    *seq_p = seq;
-    if (write) {
-        if (s == DM_COH_S && page == dm_dsm_last_read) {
-            dm_dsm_rmw = 1;
-        }
-        dm_dsm_last_read = UINT64_MAX;
-        return DM_COH_WRITE;
-    }
-    if (dm_dsm_last_read != UINT64_MAX) {
-        dm_dsm_rmw = 0; /* the previous read was not followed by a write */
-    }
-    if (dm_dsm_rmw && seq && s == DM_COH_I) {
-        return DM_COH_WRITE;
-    }
-    dm_dsm_last_read = page;
-    return DM_COH_READ;
-}
-
-/* Asks for the pages after page when the thread walks forward. pre: serial lock. */
-static void dm_dsm_prefetch(dm_dsm_t *d, uint64_t page, int seq, dm_coh_local_t ev)
+/* Asks for the pages (page, page + ahead] the same way (read-ahead). pre: serial lock. */
+static void dm_dsm_prefetch(dm_dsm_t *d, uint64_t page, unsigned ahead, dm_coh_local_t ev)
 {
     uint64_t q, end;
 
-    dm_dsm_seq_lo = page + 1;
-    dm_dsm_seq_hi = page + 1 + (uint64_t)d->prefetch;
-    if (!seq || d->prefetch == 0) {
+    if (ahead == 0) {
         return;
     }
     end = dm_dsm_alloc_end(d, page);
-    for (q = page + 1; q < end && q <= page + (uint64_t)d->prefetch; q++) {
+    for (q = page + 1; q < end && q <= page + ahead; q++) {
         dm_coh_state_t s = (dm_coh_state_t)atomic_load_explicit(&d->pages[q].state,
                                                                 memory_order_relaxed);
 
@@ -887,15 +851,14 @@ static int dm_dsm_fault(dm_dsm_t *d, uint64_t page, int write, int want_pin, int
         }
         s = (dm_coh_state_t)atomic_load(&pg->state);
         if (dm_coh_state_stable(s) && !dm_dsm_state_allows(s, write)) {
-            int seq;
-            dm_coh_local_t ev = dm_dsm_predict(page, s, write, &seq);
+            dm_predict_decision_t p = dm_predict_fault(&dm_dsm_pattern, page, write,
+                                                       s != DM_COH_I, (unsigned)d->prefetch);
+            dm_coh_local_t ev = p.write ? DM_COH_WRITE : DM_COH_READ;
 
             atomic_fetch_add_explicit(round ? &d->st_retry : write ? &d->st_write : &d->st_read,
                                       1, memory_order_relaxed);
             dm_dsm_local(d, page, ev);
-            if (s == DM_COH_I) {
-                dm_dsm_prefetch(d, page, seq, ev);
-            }
+            dm_dsm_prefetch(d, page, p.ahead, ev);
             dm_dsm_drain(d);
         }
         if (want_pin && pg->waiting < 255) {
