@@ -36,7 +36,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 meson test -C build-asan --num-processes 1 --print-errorlogs \
     --suite base --suite boot --suite tools --suite transport --suite core \
-    --suite coherence --suite dsm || rc=1
+    --suite coherence --suite dsm --suite policy --suite store || rc=1
 read -r p2 f2 s2 < <(summary build-asan)
 
 echo "suite: $p1 passed, $f1 failed, $s1 skipped (build)"
