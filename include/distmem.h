@@ -188,7 +188,8 @@ DM_API void dm_lock_destroy(dm_lock_t *lock);
  *   - dm_quiet() returns when every operation this process issued is
  *     complete and visible to every later access of every process (plain
  *     loads included); dm_barrier() and dm_unlock() include a dm_quiet();
- *   - a blocking get or atomic has been applied at the home when it returns.
+ *   - a blocking get, and an atomic that returns a value, has been applied
+ *     at the home when it returns.
  * Atomics on one int64_t word are atomic against each other and against
  * plain accesses made through the page protocol.
  *
@@ -236,7 +237,10 @@ DM_API dm_status_t dm_quiet(void);
 
 /*
  * Atomics on the 8-byte aligned distmem word addr. The value before the
- * operation goes to *old (which may be NULL).
+ * operation goes to *old. With old NULL (no value wanted) fetch_add, swap
+ * and compare_swap do not wait for the home: like dm_put they are complete
+ * and visible after the next dm_quiet (or dm_barrier, dm_unlock), and an
+ * error the home finds is reported by that dm_quiet.
  *   fetch_add:     *addr += value
  *   compare_swap:  if (*addr == expected) *addr = desired
  *   swap:          *addr = value

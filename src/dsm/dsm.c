@@ -1218,6 +1218,7 @@ void dm_dsm_stats(dm_dsm_t *d, dm_dsm_stats_t *s)
     s->rma_remote = atomic_load(&d->st_rma_remote);
     s->rma_home_direct = atomic_load(&d->st_rma_home_direct);
     s->rma_home_queued = atomic_load(&d->st_rma_home_queued);
+    s->rma_batches = atomic_load(&d->st_rma_batches);
 }
 
 int dm_dsm_home(dm_dsm_t *d, const void *p)

@@ -113,6 +113,7 @@ typedef struct dm_dsm_stats {
     uint64_t rma_local;     /* one-sided operations run on this process's own copy, no message */
     uint64_t rma_remote;    /* one-sided operations sent to another rank's home */
     uint64_t rma_home_direct; /* served here as home, at once (home memory or the home's copy) */
+    uint64_t rma_batches;     /* messages that carried several one-sided operations */
     uint64_t rma_home_queued; /* served here as home after taking the page back from its holders */
 } dm_dsm_stats_t;
 

@@ -145,6 +145,14 @@ struct dm_dsm {
     dm_status_t         rma_error;    /* first failure of an operation nobody waits for */
     char                rma_error_msg[160];
     atomic_uint_fast64_t st_rma_local, st_rma_remote, st_rma_home_direct, st_rma_home_queued;
+    atomic_uint_fast64_t st_rma_batches; /* messages that carried more than one operation */
+    /*
+     * Batching (rma.c): parts of one issuing call bound for one home travel
+     * in one message, and the answers to one such message in one answer.
+     * Both are empty whenever the serial lock is free.
+     */
+    struct dm_rma_batch *rma_out; /* DM_RMA_OUT open batches of the issuing call */
+    struct dm_rma_batch *rma_ans; /* answers to the batch being served */
 };
 
 

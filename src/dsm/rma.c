@@ -33,12 +33,16 @@
  * on the same page could overtake it.)
  *
  * Order. An operation touches one page; longer puts and gets are split at
- * page boundaries (each part at most a page, so every message is eager
- * and UCX keeps them in endpoint order). Operations from one initiator to
- * one home travel in that order, and the home queues an operation behind
- * any that already wait for the page. Hence the operations of one process
- * on one page apply in issue order. Across pages nothing is promised until
- * dm_quiet.
+ * page boundaries. The parts of one call bound for one home are batched
+ * into one message (in issue order; dm_rma_on_batch serves them in that
+ * order, as separate messages would be), and every open batch is sent
+ * before the serial lock is released, so messages leave in issue order.
+ * Every message is at most 64 KiB of data plus headers, below
+ * DM_TP_EAGER_MAX, so UCX sends it eagerly and the home handles messages
+ * from one initiator in the order sent. The home queues an operation
+ * behind any that already wait for the page. Hence the operations of one
+ * process on one page apply in issue order. Across pages nothing is
+ * promised until dm_quiet.
  *
  * Completion. Every operation is answered (an ack, the data, or the old
  * value). rma_inflight counts this process's unanswered operations;
@@ -69,6 +73,9 @@
 #include "util.h"
 
 #define DM_RMA_WINDOW 256 /* operations in flight per process */
+#define DM_RMA_OUT 4            /* homes with an open batch in one issuing call */
+#define DM_RMA_BATCH_OPS 64     /* operations per message */
+#define DM_RMA_BATCH_BYTES 65536 /* data per message (at least one page) */
 
 enum {
     DM_RMA_PUT = 1,
@@ -78,6 +85,7 @@ enum {
     DM_RMA_SWAP,
     DM_RMA_FETCH,
     DM_RMA_REPLY,
+    DM_RMA_BATCH, /* len operations (or answers); a = bytes of their data */
     DM_RMA_NOPS
 };
 
@@ -92,6 +100,27 @@ typedef struct dm_rma_hdr {
     uint64_t roff;   /* GET: offset of this part in the request's buffer */
     int64_t  a, b;   /* operands; REPLY: a = the value before the operation */
 } dm_rma_hdr_t;
+
+/*
+ * Operations (or answers) for one peer, sent as one message. Wire form of
+ * the payload: the operations' data, back to back (a PUT's bytes, a GET
+ * answer's bytes: see dm_rma_payload), then count headers. So the data is
+ * written once, where it is sent from, and the headers are appended at
+ * the flush.
+ */
+typedef struct dm_rma_batch {
+    int32_t        peer;  /* where it goes: outgoing, meaningless while count == 0;
+                             answers, the peer whose batch is served, -1: none */
+    uint32_t       count; /* operations in it */
+    size_t         bytes; /* data bytes in buf */
+    size_t         cap;   /* data capacity of buf (headers fit after it) */
+    unsigned char *buf;
+    dm_rma_hdr_t   hdrs[DM_RMA_BATCH_OPS];
+} dm_rma_batch_t;
+
+/* A full batch is an eager message: handled in the order sent (see the essay). */
+_Static_assert(DM_RMA_BATCH_BYTES + DM_RMA_BATCH_OPS * sizeof(dm_rma_hdr_t) <= DM_TP_EAGER_MAX,
+               "a batch must fit in an eager message");
 
 /* An operation waiting at the home for its page. */
 typedef struct dm_rma_op {
@@ -245,7 +274,7 @@ static void dm_rma_complete(dm_dsm_t *d, int src, const dm_rma_hdr_t *h, const v
         if (h->status != DM_OK && d->rma_error == DM_OK) {
             d->rma_error = (dm_status_t)h->status;
             snprintf(d->rma_error_msg, sizeof(d->rma_error_msg),
-                     "dm_put to %p (home rank %d): %s", (void *)(d->gas.base + h->addr), src,
+                     "one-sided operation on %p (home rank %d): %s", (void *)(d->gas.base + h->addr), src,
                      dm_status_string((dm_status_t)h->status));
         }
         return;
@@ -274,6 +303,160 @@ static void dm_rma_complete(dm_dsm_t *d, int src, const dm_rma_hdr_t *h, const v
     dm_rma_part_done(d, r);
 }
 
+/* ------------------------------------------------------------------ */
+/* batches                                                              */
+
+/* Bytes of data that travel with h (the rule both ends of a batch use). */
+static size_t dm_rma_payload(const dm_rma_hdr_t *h)
+{
+    if (h->op == DM_RMA_PUT ||
+        (h->op == DM_RMA_REPLY && h->orig == DM_RMA_GET && h->status == DM_OK)) {
+        return h->len;
+    }
+    return 0;
+}
+
+/*
+ * Sends b as one message (a lone operation as a plain one) and empties it.
+ * On failure the peer is marked failed by the transport; b is emptied all
+ * the same (see dm_rma_out_flush for what happens to its operations).
+ */
+static dm_status_t dm_rma_batch_post(dm_dsm_t *d, dm_rma_batch_t *b)
+{
+    dm_rma_hdr_t bh;
+    dm_status_t st;
+
+    if (b->count == 0) {
+        return DM_OK;
+    }
+    if (b->count == 1) {
+        st = dm_tp_am_post(d->tp, b->peer, DM_DSM_AM_RMA, &b->hdrs[0], sizeof(b->hdrs[0]),
+                           b->buf, b->bytes);
+    } else {
+        memset(&bh, 0, sizeof(bh));
+        bh.op = DM_RMA_BATCH;
+        bh.len = b->count;
+        bh.a = (int64_t)b->bytes;
+        memcpy(b->buf + b->bytes, b->hdrs, b->count * sizeof(b->hdrs[0]));
+        st = dm_tp_am_post(d->tp, b->peer, DM_DSM_AM_RMA, &bh, sizeof(bh), b->buf,
+                           b->bytes + b->count * sizeof(b->hdrs[0]));
+        atomic_fetch_add_explicit(&d->st_rma_batches, 1, memory_order_relaxed);
+    }
+    b->count = 0;
+    b->bytes = 0;
+    return st;
+}
+
+/* Appends h and its len bytes of data. pre: room (see dm_rma_batch_fits). */
+static void dm_rma_batch_add(dm_rma_batch_t *b, const dm_rma_hdr_t *h, const void *data,
+                             size_t len)
+{
+    b->hdrs[b->count++] = *h;
+    if (len > 0) {
+        memcpy(b->buf + b->bytes, data, len);
+        b->bytes += len;
+    }
+}
+
+static int dm_rma_batch_fits(const dm_rma_batch_t *b, size_t len)
+{
+    return b->count < DM_RMA_BATCH_OPS && b->bytes + len <= b->cap;
+}
+
+static dm_status_t dm_rma_batch_alloc(dm_dsm_t *d, dm_rma_batch_t *b)
+{
+    b->peer = -1;
+    b->count = 0;
+    b->bytes = 0;
+    b->cap = DM_MAX((size_t)DM_RMA_BATCH_BYTES, d->page_size);
+    b->buf = malloc(b->cap + DM_RMA_BATCH_OPS * sizeof(dm_rma_hdr_t));
+    return b->buf != NULL ? DM_OK : dm_error_set(DM_ERR_NO_MEMORY, "one-sided batch buffer");
+}
+
+/*
+ * Sends an outgoing batch. When the message cannot go, each of its
+ * operations is answered here with the failure, so that every count
+ * (rma_inflight, the requests' parts) stays balanced. pre: serial lock.
+ */
+static dm_status_t dm_rma_out_flush(dm_dsm_t *d, dm_rma_batch_t *b)
+{
+    dm_rma_hdr_t sent[DM_RMA_BATCH_OPS], a;
+    uint32_t n = b->count, i;
+    dm_status_t st;
+    char msg[200];
+
+    memcpy(sent, b->hdrs, n * sizeof(sent[0]));
+    st = dm_rma_batch_post(d, b);
+    if (st == DM_OK) {
+        return DM_OK;
+    }
+    snprintf(msg, sizeof(msg), "%s", dm_last_error());
+    for (i = 0; i < n; i++) {
+        memset(&a, 0, sizeof(a));
+        a.op = DM_RMA_REPLY;
+        a.orig = sent[i].op;
+        a.status = (int16_t)st;
+        a.len = sent[i].len;
+        a.addr = sent[i].addr;
+        a.tag = sent[i].tag;
+        a.roff = sent[i].roff;
+        dm_rma_complete(d, b->peer, &a, NULL, 0);
+    }
+    return dm_error_set(st, "%s", msg);
+}
+
+/* Sends every open outgoing batch. pre: serial lock. */
+static dm_status_t dm_rma_out_flush_all(dm_dsm_t *d)
+{
+    dm_status_t st = DM_OK, st2;
+    int i;
+
+    for (i = 0; i < DM_RMA_OUT; i++) {
+        if ((st2 = dm_rma_out_flush(d, &d->rma_out[i])) != DM_OK && st == DM_OK) {
+            st = st2;
+        }
+    }
+    return st;
+}
+
+/*
+ * Queues operation h (counted in flight by the caller) for home, in the
+ * open batch for that home. h is queued even when sending an earlier batch
+ * to make room failed (that error is returned): the caller stops issuing,
+ * and its final flush answers h with the failure. pre: serial lock.
+ */
+static dm_status_t dm_rma_out_add(dm_dsm_t *d, int home, const dm_rma_hdr_t *h,
+                                  const void *data)
+{
+    size_t len = dm_rma_payload(h);
+    dm_rma_batch_t *b = NULL;
+    dm_status_t st = DM_OK;
+    int i;
+
+    for (i = 0; i < DM_RMA_OUT && b == NULL; i++) {
+        if (d->rma_out[i].count > 0 && d->rma_out[i].peer == home) {
+            b = &d->rma_out[i];
+        }
+    }
+    for (i = 0; i < DM_RMA_OUT && b == NULL; i++) {
+        if (d->rma_out[i].count == 0) {
+            b = &d->rma_out[i];
+        }
+    }
+    if (b == NULL) {
+        b = &d->rma_out[0]; /* more homes than batches: the first one goes now */
+        st = dm_rma_out_flush(d, b);
+    }
+    if (!dm_rma_batch_fits(b, len)) {
+        dm_status_t st2 = dm_rma_out_flush(d, b); /* empties b, sent or not */
+
+        st = st != DM_OK ? st : st2;
+    }
+    b->peer = home;
+    dm_rma_batch_add(b, h, data, len);
+    return st;
+}
+
 /* Answers the operation h from src. pre: serial lock. */
 static void dm_rma_reply(dm_dsm_t *d, int src, const dm_rma_hdr_t *h, dm_status_t st,
                          int64_t old, const void *data)
@@ -292,6 +475,14 @@ static void dm_rma_reply(dm_dsm_t *d, int src, const dm_rma_hdr_t *h, dm_status_
     a.a = old;
     if (src == d->rank) {
         dm_rma_complete(d, src, &a, data, len);
+        return;
+    }
+    if (d->rma_ans->peer == src) {
+        /* serving a batch from src: the answer joins the others */
+        if (!dm_rma_batch_fits(d->rma_ans, len) && dm_rma_batch_post(d, d->rma_ans) != DM_OK) {
+            DM_ERROR("answers to rank %d lost: %s", src, dm_last_error());
+        }
+        dm_rma_batch_add(d->rma_ans, &a, data, len);
         return;
     }
     if (dm_tp_am_post(d->tp, src, DM_DSM_AM_RMA, &a, sizeof(a), data, len) != DM_OK) {
@@ -432,6 +623,55 @@ static void dm_rma_serve(dm_dsm_t *d, int src, const dm_rma_hdr_t *h, const void
     dm_dsm_drain(d);
 }
 
+/*
+ * A batch from src: its operations are served (or its answers taken) in
+ * the order they were queued, exactly as that many messages would be; the
+ * answers to served operations go back as one batch. Returns 0 when the
+ * message is malformed (what came before the fault was handled).
+ * pre: serial lock.
+ */
+static int dm_rma_on_batch(dm_dsm_t *d, int src, const dm_rma_hdr_t *bh, const void *data,
+                           size_t len)
+{
+    const unsigned char *p = data;
+    size_t bytes = (size_t)bh->a, off = 0, k;
+    uint32_t n = bh->len, i;
+    int answering = d->rma_ans->peer < 0, ok = 1;
+    dm_rma_hdr_t h;
+
+    if (n < 2 || n > DM_RMA_BATCH_OPS || bh->a < 0 || bytes > len ||
+        len - bytes != n * sizeof(h)) {
+        return 0;
+    }
+    if (answering) {
+        d->rma_ans->peer = src; /* nested (served while draining): answered one by one */
+    }
+    for (i = 0; i < n && ok; i++) {
+        memcpy(&h, p + bytes + i * sizeof(h), sizeof(h));
+        k = dm_rma_payload(&h);
+        if (k > bytes - off) {
+            ok = 0;
+        } else if (h.op == DM_RMA_REPLY) {
+            dm_rma_complete(d, src, &h, p + off, k);
+        } else if (h.op >= DM_RMA_PUT && h.op < DM_RMA_REPLY) {
+            dm_rma_serve(d, src, &h, p + off, k);
+        } else {
+            ok = 0;
+        }
+        off += k;
+    }
+    if (ok && off != bytes) {
+        ok = 0;
+    }
+    if (answering) {
+        if (dm_rma_batch_post(d, d->rma_ans) != DM_OK) {
+            DM_ERROR("answers to rank %d lost: %s", src, dm_last_error());
+        }
+        d->rma_ans->peer = -1;
+    }
+    return ok;
+}
+
 static void dm_rma_on_msg(void *arg, int src, const void *hdr, size_t hdr_len, const void *data,
                           size_t len)
 {
@@ -446,6 +686,12 @@ static void dm_rma_on_msg(void *arg, int src, const void *hdr, size_t hdr_len, c
         dm_rma_complete(d, src, &h, data, len);
         return;
     }
+    if (h.op == DM_RMA_BATCH) {
+        if (!dm_rma_on_batch(d, src, &h, data, len)) {
+            goto bad;
+        }
+        return;
+    }
     if (h.op < DM_RMA_PUT || h.op >= DM_RMA_REPLY) {
         goto bad;
     }
@@ -458,8 +704,24 @@ bad:
 
 dm_status_t dm_rma_init(dm_dsm_t *d)
 {
+    dm_status_t st;
+    int i;
+
     d->rq_free = UINT32_MAX;
     d->rma_error = DM_OK;
+    d->rma_out = calloc(DM_RMA_OUT, sizeof(*d->rma_out));
+    d->rma_ans = calloc(1, sizeof(*d->rma_ans));
+    if (d->rma_out == NULL || d->rma_ans == NULL) {
+        return dm_error_set(DM_ERR_NO_MEMORY, "one-sided batches");
+    }
+    for (i = 0; i < DM_RMA_OUT; i++) {
+        if ((st = dm_rma_batch_alloc(d, &d->rma_out[i])) != DM_OK) {
+            return st;
+        }
+    }
+    if ((st = dm_rma_batch_alloc(d, d->rma_ans)) != DM_OK) {
+        return st;
+    }
     return dm_tp_am_register(d->tp, DM_DSM_AM_RMA, dm_rma_on_msg, d);
 }
 
@@ -476,6 +738,16 @@ void dm_rma_cleanup(dm_dsm_t *d)
         }
         e->rma_tail = NULL;
     }
+    for (int i = 0; d->rma_out != NULL && i < DM_RMA_OUT; i++) {
+        free(d->rma_out[i].buf);
+    }
+    if (d->rma_ans != NULL) {
+        free(d->rma_ans->buf);
+    }
+    free(d->rma_out);
+    free(d->rma_ans);
+    d->rma_out = NULL;
+    d->rma_ans = NULL;
     free(d->rq);
     free(d->rq_gen);
     free(d->rq_next);
@@ -554,17 +826,10 @@ static dm_status_t dm_rma_one(dm_dsm_t *d, struct dm_request *r, const dm_rma_hd
         dm_rma_serve(d, d->rank, h, data, h->op == DM_RMA_PUT ? h->len : 0);
         return DM_OK;
     }
-    st = dm_tp_am_post(d->tp, home, DM_DSM_AM_RMA, h, sizeof(*h), data,
-                       h->op == DM_RMA_PUT ? h->len : 0);
-    if (st != DM_OK) {
-        atomic_fetch_sub_explicit(&d->rma_inflight, 1, memory_order_relaxed);
-        if (r != NULL) {
-            r->left--;
-        }
-        return st;
-    }
+    /* a failure answers the operations it held (dm_rma_out_flush): counts stay right */
+    st = dm_rma_out_add(d, home, h, data);
     atomic_fetch_add_explicit(&d->st_rma_remote, 1, memory_order_relaxed);
-    return DM_OK;
+    return st;
 }
 
 /*
@@ -607,6 +872,9 @@ static dm_status_t dm_rma_issue(dm_dsm_t *d, struct dm_request *r, uint8_t op, u
         size_t n = DM_MIN(len - done, d->page_size - in_page);
 
         if (!dm_rma_window_open(d)) {
+            if ((st = dm_rma_out_flush_all(d)) != DM_OK) {
+                break;
+            }
             dm_tp_serial_leave(d->tp);
             st = dm_tp_wait_until(d->tp, dm_rma_window_open, d);
             dm_tp_serial_enter(d->tp);
@@ -623,6 +891,14 @@ static dm_status_t dm_rma_issue(dm_dsm_t *d, struct dm_request *r, uint8_t op, u
             break;
         }
         done += n;
+    }
+    {
+        /* the open batches leave with the lock (see dm_dsm_t.rma_out) */
+        dm_status_t st2 = dm_rma_out_flush_all(d);
+
+        if (st == DM_OK) {
+            st = st2;
+        }
     }
     if (r != NULL) {
         if (st != DM_OK) {
@@ -832,6 +1108,10 @@ dm_status_t dm_dsm_atomic(dm_dsm_t *d, dm_dsm_amo_t op, int64_t *addr, int64_t a
     }
     if ((st = dm_rma_check(d, "atomic", addr, 8, &off)) != DM_OK) {
         return st;
+    }
+    if (old_p == NULL && op != DM_DSM_AMO_FETCH) {
+        /* nobody wants the value: posted like a put, complete at dm_quiet */
+        return dm_rma_issue(d, NULL, ops[op], off, 8, NULL, a, b);
     }
     dm_rma_req_init(&r, 0);
     st = dm_rma_issue(d, &r, ops[op], off, 8, NULL, a, b);

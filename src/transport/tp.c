@@ -785,6 +785,20 @@ static inline void dm_tp_hdr_fill(dm_tp_t *tp, unsigned char *buf, const void *h
 }
 
 /*
+ * Messages up to DM_TP_EAGER_MAX go eagerly, never by rendezvous: their
+ * handlers then run in the order they were sent on one endpoint (a
+ * rendezvous message's handler runs when its data has arrived, after
+ * eager messages sent later). See tp.h.
+ */
+static void dm_tp_eager(ucp_request_param_t *rp, size_t len)
+{
+    if (len <= DM_TP_EAGER_MAX) {
+        rp->op_attr_mask |= UCP_OP_ATTR_FIELD_FLAGS;
+        rp->flags = UCP_AM_SEND_FLAG_EAGER;
+    }
+}
+
+/*
  * Tries a send that completes at once, reading hdr and data in place.
  * Returns DM_OK when sent, DM_INPROGRESS when UCX could not complete it
  * immediately (nothing was sent), or an error.
@@ -842,6 +856,7 @@ dm_status_t dm_tp_am_send(dm_tp_t *tp, int dst, unsigned id, const void *hdr, si
     rp.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
     rp.cb.send = dm_tp_req_cb;
     rp.user_data = d;
+    dm_tp_eager(&rp, len);
     dm_tp_lock(tp);
     req = ucp_am_send_nbx(ep, id, d->hdr, sizeof(dm_tp_wire_hdr_t) + hdr_len, data, len, &rp);
     dm_tp_unlock(tp);
@@ -898,6 +913,7 @@ dm_status_t dm_tp_am_post(dm_tp_t *tp, int dst, unsigned id, const void *hdr, si
     rp.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
     rp.cb.send = dm_tp_req_cb;
     rp.user_data = d;
+    dm_tp_eager(&rp, len);
     dm_tp_lock(tp);
     req = ucp_am_send_nbx(ep, id, d->hdr, sizeof(dm_tp_wire_hdr_t) + hdr_len, payload, len, &rp);
     dm_tp_unlock(tp);

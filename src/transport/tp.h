@@ -26,8 +26,9 @@
  * sends (dm_tp_am_post) and touch its own state under its own locks, but
  * never wait for a reply. Message payloads are valid only during the call.
  *
- * Ordering: messages from one process to one peer are delivered in the
- * order they were sent (UCX keeps per-endpoint order for AM). Nothing is
+ * Ordering: messages from one process to one peer are handled in the
+ * order they were sent (UCX keeps per-endpoint order for AM), up to
+ * DM_TP_EAGER_MAX bytes of data each (see there). Nothing is
  * promised across different senders, nor between AM and RMA without a flush.
  *
  * Failure: a peer is marked failed when UCX reports an endpoint error, when
@@ -48,6 +49,13 @@
 
 #define DM_TP_AM_ID_MAX    64  /* handler ids are 0 .. DM_TP_AM_ID_MAX-1 */
 #define DM_TP_AM_HDR_MAX   64  /* bytes of user header per message */
+/*
+ * Order: messages from one rank to another whose data is at most
+ * DM_TP_EAGER_MAX bytes are handled at the receiver in the order they were
+ * sent (UCX's eager protocol); a larger one may be handled after messages
+ * sent later (its handler runs when the rendezvous has fetched the data).
+ */
+#define DM_TP_EAGER_MAX    (128 * 1024)
 #define DM_TP_POST_INLINE  (4096 + 256) /* posted payloads up to this are copied into a pooled buffer */
 
 /* Handler ids used inside distmem. Upper layers take ids from DM_TP_AM_USER on. */
