@@ -1,0 +1,1570 @@
+/*
+ * The tiered page store (store.h).
+ *
+ * THE ESSAY
+ *
+ * Placement is exclusive. A written page lives in one slot of one tier;
+ * pages[p] = (tier, slot) says which, and nothing else holds its data. A
+ * tier's slots are either free (on its free stack), holding a page, or
+ * reserved as the destination of a migration in flight. So a move must copy
+ * before it frees: the source slot stays the page's home until the commit.
+ *
+ * Each tier has a policy (policy.h) whose capacity is the tier's target
+ * (low watermark; the whole capacity for the last tier). A page entering a
+ * tier is admitted to its policy; when the policy is full it drops a victim,
+ * which stays in the tier, flagged a VICTIM, until a PRESSURE migration has
+ * moved it one tier down. The invariant (dm_store_check):
+ *
+ *   for each tier t:  pages living in t = resident(policy t) + victims(t),
+ *                     used slots of t  = pages living in t + reserved(t),
+ *   and a page is resident in the policy of no tier but its own.
+ *
+ * A victim read or written before its demotion is taken back by its policy
+ * (its queued demotion canceled, one in flight dropped at the commit).
+ *
+ * The life of a migration (engine; cache-mode synchronous moves below):
+ *
+ *   requested  dm_migrate_request: queued by class, or merged (migrate.h)
+ *   started    dm_migrate_next admitted it (a slot in flight, room in the
+ *              destination, the pair's bucket paid): a destination slot is
+ *              reserved, the page is flagged MOVING|READING, and the source
+ *              slot is read, asynchronously, into the migration's buffer
+ *   read done  READING cleared; unless stale, the buffer is written to the
+ *              reserved slot, asynchronously
+ *   written    THE COMMIT POINT (marked in dm_store_commit_locked): under the
+ *              index lock, if nobody wrote the page since the start, the
+ *              index switches to the new slot, the page leaves the source's
+ *              policy and enters the destination's, and the source slot is
+ *              discarded and freed. Before this point the move can be
+ *              abandoned at no cost (the source is untouched); after it, the
+ *              source is gone.
+ *   ended      no space, I/O error, stale, canceled: the reserved slot is
+ *              discarded and freed; the page never left its source.
+ *
+ * Why a read is never stale. A reader finds (tier, slot) under the index
+ * lock and reads that slot: during a migration it is the source, which holds
+ * the current data (writes go to it, see below) until the commit. A read
+ * done outside the lock (a slow tier) pins the page first; the commit waits,
+ * with the COMMIT flag raised so that no new reader or writer enters, until
+ * the pins are gone, and only then frees the source slot. So a reader never
+ * sees a freed or reused slot, and never sees the copy before it is the
+ * page's home.
+ *
+ * Why a write is never lost. A write to a page being migrated marks the
+ * migration STALE (under the lock) and writes the source. The commit sees
+ * STALE and drops the copy: the page stays at its source with the new data.
+ * The write waits only for the migration's read of the source to finish
+ * (the tier contract forbids a write to a slot with an operation in
+ * flight), helping by reaping that tier itself, so it never waits for the
+ * worker.
+ *
+ * What the budget bounds. Every engine migration pays page_size bytes to the
+ * bucket of its (source, destination) pair when it starts. So the bytes
+ * STARTED per pair over any window W are <= burst + rate * W, and the bytes
+ * committed per window at most that plus what was in flight at its start
+ * (max_in_flight pages). Demand accesses are not in the budget: they are
+ * served in place; only the promotions they ask for are (admitted first).
+ *
+ * Cache mode (no budget). A demand access of a page outside tier 0 moves it
+ * into tier 0 in the caller's thread, under the index lock: the policy of
+ * tier 0 admits it, its victim is demoted at once (recursively, if the tier
+ * below is full too), the page's data (which the caller's buffer holds by
+ * then) is written to a free slot of tier 0 and the old slot freed. These
+ * synchronous moves do their I/O under the index lock: simple, and the price
+ * of a cache that must behave as one on every access.
+ *
+ * Locks. s->lock (the index lock) guards the index, the policies, the free
+ * stacks, the scheduler, the migration records and the counters. Each tier
+ * handle has an io_lock, since a tier is used by one thread at a time: every
+ * call into a tier holds its io_lock; the order is s->lock, then io_lock
+ * (never the reverse). The engine's submit and poll never block, so they run
+ * under s->lock; synchronous reads and writes of slow tiers (not dram) run
+ * with only the io_lock, the page pinned. Waits (cond) release s->lock and
+ * never hold an io_lock.
+ *
+ * Memory: everything is allocated in create (index, free stacks, policies,
+ * scheduler records, migration buffers); nothing on the access path or in
+ * the engine. dm_store_check allocates (a test helper).
+ */
+#include "store.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "status.h"
+#include "util.h"
+
+#define NOWHERE 0xffu
+#define NOSLOT  UINT32_MAX
+#define REAP_BATCH 64u
+
+/* Page flags. */
+enum {
+    PG_VICTIM  = 1u << 0, /* lives in its tier, dropped by the tier's policy */
+    PG_MOVING  = 1u << 1, /* an engine migration of it is in flight */
+    PG_READING = 1u << 2, /* ... and its read of the source is in flight */
+    PG_STALE   = 1u << 3, /* written since the migration started: drop the copy */
+    PG_CANCEL  = 1u << 4, /* a demotion in flight of a page taken back: drop it */
+    PG_COMMIT  = 1u << 5, /* the commit waits for pins: nobody new enters */
+};
+
+/* One logical page: where it lives and what is happening to it. */
+typedef struct dm_store_page {
+    uint32_t slot;    /* in tier; NOSLOT when never written */
+    uint32_t gen;     /* bumped by every write and move */
+    uint32_t hits;    /* accesses since the last scan (saturating) */
+    uint16_t pins;    /* threads doing I/O on slot outside the index lock */
+    uint8_t  writers; /* of the pins, writers (no migration may start) */
+    uint8_t  tier;    /* NOWHERE when never written */
+    uint8_t  flags;   /* PG_* */
+    uint8_t  advice;  /* sticky advice (dm_advice_t) */
+} dm_store_page_t;
+
+typedef struct dm_store_tstate {
+    dm_store_tier_t     *tier;
+    dm_policy_t         *policy;
+    pthread_mutex_t      io_lock;   /* serializes calls into tier */
+    dm_store_tier_info_t info;
+    uint32_t            *free;      /* free slot stack [capacity] */
+    uint64_t             nfree;
+    uint64_t             pages;     /* pages living here */
+    uint64_t             victims;   /* of those, PG_VICTIM */
+    uint64_t             target;    /* policy capacity (low watermark) */
+    uint64_t             high;      /* slots; above it no HINT/SCAN promotion starts */
+    uint64_t             hits, misses;
+    unsigned             ops;       /* engine operations submitted, not reaped */
+} dm_store_tstate_t;
+
+enum { MIG_FREE = 0, MIG_READ, MIG_WRITE };
+
+/* A migration in flight (one per slot in flight). */
+typedef struct dm_store_mig {
+    dm_store_io_t io;
+    void         *buf;
+    uint64_t      page;
+    uint32_t      src_slot, dst_slot;
+    uint8_t       src, dst, cls, phase;
+} dm_store_mig_t;
+
+struct dm_store {
+    pthread_mutex_t   lock;  /* THE index lock: see the essay */
+    atomic_uint       waiting; /* threads blocked on lock (dm_store_lock) */
+    pthread_cond_t    cond;  /* pins dropped, reads of sources done, commits done */
+    pthread_cond_t    work;  /* wakes the worker (CLOCK_MONOTONIC) */
+    unsigned          ntiers;
+    dm_store_tstate_t t[DM_STORE_MAX_TIERS];
+    dm_store_page_t  *pages;
+    uint64_t          npages;
+    size_t            page_size;
+    size_t            buf_align;
+    dm_migrate_t     *sched;
+    dm_store_mig_t   *mig;
+    uint32_t         *mig_free;
+    uint32_t          nmig_free, max_in_flight;
+    void             *mig_bufs;
+    void             *sync_buf;  /* cache mode: victim copies, under the lock */
+    int               cache_mode; /* no budget */
+    uint32_t          scan_threshold;
+    uint64_t          last_now;
+    /* counters of what the scheduler does not see */
+    uint64_t          zero_reads, sync_moves;
+    uint64_t          sync_requested[DM_MIGRATE_CLASS_COUNT];
+    uint64_t          sync_done[DM_MIGRATE_CLASS_COUNT];
+    uint64_t          sync_no_space, sync_io_error;
+    uint64_t          bytes_moved[DM_STORE_MAX_TIERS][DM_STORE_MAX_TIERS];
+    uint64_t          bytes_demand, bytes_background;
+    /* worker */
+    pthread_t         thread;
+    int               worker, stop, kick;
+    uint32_t          scan_interval_ms;
+};
+
+/* ------------------------------------------------------------------------ */
+/* The index lock, with a courtesy for the engine.                           */
+
+/*
+ * glibc mutexes are not fair: an application thread that reads dram pages
+ * in a tight loop takes the lock again before a woken waiter runs, and the
+ * worker (and the stats, prefetch) can starve for whole seconds. So a thread
+ * that has to block says so (waiting), and the demand paths, before taking
+ * the lock, give way for a bounded time (at most ~64 yields) while anyone
+ * waits. This bounds the worker's wait by its own step, not by the
+ * application's appetite.
+ */
+static void dm_store_lock(dm_store_t *s)
+{
+    if (pthread_mutex_trylock(&s->lock) == 0) {
+        return;
+    }
+    atomic_fetch_add(&s->waiting, 1);
+    pthread_mutex_lock(&s->lock);
+    atomic_fetch_sub(&s->waiting, 1);
+}
+
+static void dm_store_lock_demand(dm_store_t *s)
+{
+    for (int i = 0; i < 64 && atomic_load_explicit(&s->waiting, memory_order_relaxed) > 0; i++) {
+        sched_yield();
+    }
+    dm_store_lock(s);
+}
+
+static void dm_store_unlock(dm_store_t *s)
+{
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tier calls, each under the tier's io_lock.                                */
+
+static dm_status_t dm_store_io_read(dm_store_t *s, unsigned t, uint32_t slot, void *buf)
+{
+    dm_status_t st;
+
+    pthread_mutex_lock(&s->t[t].io_lock);
+    st = dm_store_tier_read(s->t[t].tier, slot, buf);
+    pthread_mutex_unlock(&s->t[t].io_lock);
+    return st;
+}
+
+static dm_status_t dm_store_io_write(dm_store_t *s, unsigned t, uint32_t slot, const void *buf)
+{
+    dm_status_t st;
+
+    pthread_mutex_lock(&s->t[t].io_lock);
+    st = dm_store_tier_write(s->t[t].tier, slot, buf);
+    pthread_mutex_unlock(&s->t[t].io_lock);
+    return st;
+}
+
+/* Returns a slot to the free stack; its contents are dropped first.
+ * pre: s->lock held; no operation on the slot in flight. */
+static void dm_store_slot_free_locked(dm_store_t *s, unsigned t, uint32_t slot)
+{
+    dm_store_tstate_t *ts = &s->t[t];
+
+    pthread_mutex_lock(&ts->io_lock);
+    (void)dm_store_tier_discard(ts->tier, slot); /* only fails for a bad slot or pfs I/O */
+    pthread_mutex_unlock(&ts->io_lock);
+    assert(ts->nfree < ts->info.capacity);
+    ts->free[ts->nfree++] = slot;
+}
+
+static uint32_t dm_store_slot_take_locked(dm_store_t *s, unsigned t)
+{
+    dm_store_tstate_t *ts = &s->t[t];
+
+    assert(ts->nfree > 0);
+    return ts->free[--ts->nfree];
+}
+
+/* Fast tiers are read and written under the index lock (a memcpy). */
+static int dm_store_tier_fast(const dm_store_t *s, unsigned t)
+{
+    return s->t[t].info.kind == DM_STORE_KIND_DRAM;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Requests, victims, moves. All under s->lock.                              */
+
+static dm_migrate_verdict_t dm_store_request_locked(dm_store_t *s, uint64_t page, unsigned from,
+                                                    unsigned to, dm_migrate_class_t cls)
+{
+    dm_migrate_verdict_t v = DM_MIGRATE_REJECTED;
+
+    if (dm_migrate_request(s->sched, page, from, to, cls, &v) == DM_OK &&
+        v == DM_MIGRATE_QUEUED && s->worker) {
+        s->kick = 1;
+        pthread_cond_signal(&s->work);
+    }
+    return v;
+}
+
+static void dm_store_give_advice_locked(dm_store_t *s, unsigned t, uint64_t page)
+{
+    if (s->pages[page].advice != DM_ADVICE_NONE) {
+        (void)dm_policy_advise(s->t[t].policy, page, (dm_advice_t)s->pages[page].advice);
+    }
+}
+
+static dm_status_t dm_store_demote_sync_locked(dm_store_t *s, uint64_t page);
+
+/*
+ * Tier t's policy dropped page v: it stays in t as a victim until demoted.
+ * sync (cache mode, demand path): demote it now; else queue a PRESSURE
+ * migration. A victim in flight is dealt with when its migration ends.
+ */
+static void dm_store_victim_locked(dm_store_t *s, unsigned t, uint64_t v, int sync)
+{
+    dm_store_page_t *pg = &s->pages[v];
+
+    assert(pg->tier == t && !(pg->flags & PG_VICTIM) && t + 1 < s->ntiers);
+    pg->flags |= PG_VICTIM;
+    s->t[t].victims++;
+    if (pg->flags & PG_MOVING) {
+        return;
+    }
+    if (sync && pg->pins == 0) {
+        (void)dm_store_demote_sync_locked(s, v);
+        return;
+    }
+    (void)dm_store_request_locked(s, v, t, t + 1, DM_MIGRATE_PRESSURE);
+}
+
+/*
+ * Page enters tier t's policy; its victim, if any, is handled as above.
+ * pre: t is not the last tier, or it has a free slot (its policy, as large
+ * as the tier, then never evicts): callers check room first.
+ */
+static void dm_store_admit_locked(dm_store_t *s, unsigned t, uint64_t page, int is_write,
+                                  int sync)
+{
+    uint64_t victim = 0;
+    dm_policy_verdict_t verdict;
+
+    verdict = dm_policy_access(s->t[t].policy, page, is_write, &victim);
+    dm_store_give_advice_locked(s, t, page);
+    if (verdict == DM_POLICY_MISS_EVICT) {
+        dm_store_victim_locked(s, t, victim, sync);
+    }
+}
+
+/*
+ * The page's data now sits in (dst, dslot) and dst's policy has admitted it:
+ * switch the index, leave the source (policy or victim count), free the
+ * source slot, count the bytes. pre: s->lock; no pins on the page.
+ */
+static void dm_store_switch_locked(dm_store_t *s, uint64_t page, unsigned dst, uint32_t dslot,
+                                   dm_migrate_class_t cls)
+{
+    dm_store_page_t *pg = &s->pages[page];
+    unsigned src = pg->tier;
+    uint32_t sslot = pg->slot;
+
+    assert(src != NOWHERE && src != dst && pg->pins == 0);
+    if (pg->flags & PG_VICTIM) {
+        pg->flags &= (uint8_t)~PG_VICTIM;
+        s->t[src].victims--;
+    } else {
+        (void)dm_policy_remove(s->t[src].policy, page);
+    }
+    pg->tier = (uint8_t)dst;
+    pg->slot = dslot;
+    pg->gen++;
+    s->t[src].pages--;
+    s->t[dst].pages++;
+    dm_store_slot_free_locked(s, src, sslot);
+    s->bytes_moved[src][dst] += s->page_size;
+    if (cls == DM_MIGRATE_DEMAND) {
+        s->bytes_demand += s->page_size;
+    } else {
+        s->bytes_background += s->page_size;
+    }
+}
+
+/*
+ * Cache mode: moves victim page (in tier t, flagged VICTIM, not moving, not
+ * pinned) to tier t+1 now, making room there first by demoting that tier's
+ * victim the same way. On failure the page stays a victim in t (a scan
+ * requests it again); DM_ERR_BUSY when no slot could be found (then a
+ * PRESSURE request is queued: it starts when room appears).
+ */
+static dm_status_t dm_store_demote_sync_locked(dm_store_t *s, uint64_t page)
+{
+    dm_store_page_t *pg = &s->pages[page];
+    unsigned t = pg->tier, d = t + 1;
+    dm_store_tstate_t *td = &s->t[d];
+    uint32_t dslot;
+    dm_status_t st;
+
+    assert(pg->flags & PG_VICTIM);
+    s->sync_requested[DM_MIGRATE_PRESSURE]++;
+    if (td->nfree == 0 && d + 1 == s->ntiers) {
+        (void)dm_store_request_locked(s, page, t, d, DM_MIGRATE_PRESSURE);
+        return DM_ERR_BUSY; /* the last tier never evicts: wait for room */
+    }
+    dm_store_admit_locked(s, d, page, 0, 1); /* may demote d's victim first */
+    if (td->nfree == 0) {
+        (void)dm_policy_remove(td->policy, page);
+        (void)dm_store_request_locked(s, page, t, d, DM_MIGRATE_PRESSURE);
+        return DM_ERR_BUSY;
+    }
+    dslot = dm_store_slot_take_locked(s, d);
+    st = dm_store_io_read(s, t, pg->slot, s->sync_buf);
+    if (st == DM_OK) {
+        st = dm_store_io_write(s, d, dslot, s->sync_buf);
+    }
+    if (st != DM_OK) {
+        dm_store_slot_free_locked(s, d, dslot);
+        (void)dm_policy_remove(td->policy, page);
+        if (st == DM_ERR_NO_SPACE) {
+            s->sync_no_space++;
+        } else {
+            s->sync_io_error++;
+        }
+        return st;
+    }
+    (void)dm_migrate_cancel(s->sched, page); /* a queued demotion is done now */
+    dm_store_switch_locked(s, page, d, dslot, DM_MIGRATE_PRESSURE);
+    s->sync_done[DM_MIGRATE_PRESSURE]++;
+    s->sync_moves++;
+    return DM_OK;
+}
+
+/*
+ * Cache mode: puts page into tier 0 now, with the data in buf: a page never
+ * written (placed) or one living in a slower tier (moved; its old slot is
+ * freed). pre: the page is not moving, not pinned, not committing.
+ * DM_ERR_BUSY: tier 0 had no free slot (nothing changed but the victim's
+ * demotion); a tier error: nothing changed.
+ */
+static dm_status_t dm_store_top_sync_locked(dm_store_t *s, uint64_t page, const void *buf,
+                                            int is_write)
+{
+    dm_store_page_t *pg = &s->pages[page];
+    dm_store_tstate_t *t0 = &s->t[0];
+    uint32_t slot;
+    dm_status_t st;
+    int moving = pg->tier != NOWHERE; /* a move, not a first placement */
+
+    assert(!(pg->flags & (PG_MOVING | PG_COMMIT)) && pg->pins == 0 && pg->tier != 0);
+    if (moving) {
+        s->sync_requested[DM_MIGRATE_DEMAND]++;
+    }
+    if (t0->nfree == 0 && s->ntiers == 1) {
+        return DM_ERR_BUSY;
+    }
+    dm_store_admit_locked(s, 0, page, is_write, 1);
+    if (t0->nfree == 0) {
+        (void)dm_policy_remove(t0->policy, page);
+        return DM_ERR_BUSY;
+    }
+    slot = dm_store_slot_take_locked(s, 0);
+    st = dm_store_io_write(s, 0, slot, buf);
+    if (st != DM_OK) {
+        dm_store_slot_free_locked(s, 0, slot);
+        (void)dm_policy_remove(t0->policy, page);
+        if (moving) {
+            if (st == DM_ERR_NO_SPACE) {
+                s->sync_no_space++;
+            } else {
+                s->sync_io_error++;
+            }
+        }
+        return st;
+    }
+    if (!moving) {
+        pg->tier = 0;
+        pg->slot = slot;
+        pg->gen++;
+        t0->pages++;
+        return DM_OK;
+    }
+    (void)dm_migrate_cancel(s->sched, page);
+    dm_store_switch_locked(s, page, 0, slot, DM_MIGRATE_DEMAND);
+    s->sync_done[DM_MIGRATE_DEMAND]++;
+    s->sync_moves++;
+    return DM_OK;
+}
+
+/*
+ * A demand access of a written page: counts, and tells its tier's policy
+ * (a victim is taken back: its demotion canceled, or dropped at the commit
+ * when in flight).
+ */
+static void dm_store_touch_locked(dm_store_t *s, uint64_t page, int is_write)
+{
+    dm_store_page_t *pg = &s->pages[page];
+    unsigned t = pg->tier, to = 0;
+    uint64_t victim;
+
+    s->t[t].hits++;
+    for (unsigned j = 0; j < t; j++) {
+        s->t[j].misses++;
+    }
+    if (pg->hits < UINT32_MAX) {
+        pg->hits++;
+    }
+    if (!(pg->flags & PG_VICTIM)) {
+        (void)dm_policy_access(s->t[t].policy, page, is_write, &victim); /* a hit */
+        return;
+    }
+    pg->flags &= (uint8_t)~PG_VICTIM;
+    s->t[t].victims--;
+    switch (dm_migrate_state(s->sched, page, NULL, &to, NULL)) {
+    case DM_MIGRATE_RUNNING:
+        if (to > t) {
+            pg->flags |= PG_CANCEL;
+        }
+        break;
+    case DM_MIGRATE_WAITING:
+        if (to > t) {
+            (void)dm_migrate_cancel(s->sched, page);
+        }
+        break;
+    default:
+        break;
+    }
+    dm_store_admit_locked(s, t, page, is_write, s->cache_mode);
+}
+
+/*
+ * A write of a page never written: the fastest tier with a free slot
+ * (cache mode: tier 0, evicting). Written under the index lock. Returns
+ * DM_ERR_NO_SPACE when every tier with a slot refused with ENOSPC.
+ */
+static dm_status_t dm_store_place_locked(dm_store_t *s, uint64_t page, const void *buf)
+{
+    dm_store_page_t *pg = &s->pages[page];
+    dm_status_t st = DM_ERR_NO_SPACE;
+    unsigned t0 = 0;
+
+    if (s->cache_mode && s->ntiers > 1) {
+        st = dm_store_top_sync_locked(s, page, buf, 1);
+        if (st == DM_OK) {
+            s->t[0].hits++;
+            pg->hits = 1;
+            return DM_OK;
+        }
+        t0 = 1;
+    }
+    for (unsigned t = t0; t < s->ntiers; t++) {
+        dm_store_tstate_t *ts = &s->t[t];
+        uint32_t slot;
+
+        if (ts->nfree == 0) {
+            continue;
+        }
+        dm_store_admit_locked(s, t, page, 1, s->cache_mode);
+        if (ts->nfree == 0) {
+            (void)dm_policy_remove(ts->policy, page);
+            continue;
+        }
+        slot = dm_store_slot_take_locked(s, t);
+        st = dm_store_io_write(s, t, slot, buf);
+        if (st != DM_OK) {
+            dm_store_slot_free_locked(s, t, slot);
+            (void)dm_policy_remove(ts->policy, page);
+            if (st == DM_ERR_NO_SPACE) {
+                continue;
+            }
+            return st;
+        }
+        pg->tier = (uint8_t)t;
+        pg->slot = slot;
+        pg->gen++;
+        pg->hits = 1;
+        ts->pages++;
+        ts->hits++;
+        for (unsigned j = 0; j < t; j++) {
+            s->t[j].misses++;
+        }
+        if (t > 0 && !s->cache_mode) {
+            (void)dm_store_request_locked(s, page, t, 0, DM_MIGRATE_DEMAND);
+        }
+        return DM_OK;
+    }
+    if (st == DM_ERR_NO_SPACE) {
+        char why[256];
+
+        snprintf(why, sizeof(why), "%s", dm_last_error()); /* the tier's detail */
+        return dm_error_set(DM_ERR_NO_SPACE, "store: page %llu: no tier could take it; last: %s",
+                            (unsigned long long)page, why);
+    }
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The engine.                                                               */
+
+static void dm_store_mig_release_locked(dm_store_t *s, dm_store_mig_t *mig)
+{
+    mig->phase = MIG_FREE;
+    s->mig_free[s->nmig_free++] = (uint32_t)(mig - s->mig);
+}
+
+/* A migration that did not commit: the page never left its source. */
+static void dm_store_end_locked(dm_store_t *s, dm_store_mig_t *mig, dm_migrate_result_t result)
+{
+    dm_store_page_t *pg = &s->pages[mig->page];
+
+    dm_store_slot_free_locked(s, mig->dst, mig->dst_slot);
+    pg->flags &= (uint8_t)~(PG_MOVING | PG_READING | PG_STALE | PG_CANCEL | PG_COMMIT);
+    (void)dm_migrate_complete(s->sched, mig->page, result);
+    dm_store_mig_release_locked(s, mig);
+    pthread_cond_broadcast(&s->cond);
+    /* a victim whose demotion was dropped (stale) asks again; after no space
+     * or an I/O error the scan asks again, not every step */
+    if ((pg->flags & PG_VICTIM) && (result == DM_MIGRATE_STALE || result == DM_MIGRATE_CANCELED)) {
+        (void)dm_store_request_locked(s, mig->page, pg->tier, pg->tier + 1u,
+                                      DM_MIGRATE_PRESSURE);
+    }
+}
+
+/*
+ * The copy is in the destination slot. Commit it, unless the page was
+ * written (stale) or taken back (cancel) since the start.
+ */
+static void dm_store_commit_locked(dm_store_t *s, dm_store_mig_t *mig)
+{
+    dm_store_page_t *pg = &s->pages[mig->page];
+    uint64_t victim = 0;
+    dm_policy_verdict_t verdict;
+
+    if (pg->flags & (PG_STALE | PG_CANCEL)) {
+        dm_store_end_locked(s, mig, (pg->flags & PG_STALE) ? DM_MIGRATE_STALE
+                                                            : DM_MIGRATE_CANCELED);
+        return;
+    }
+    /* Readers of the source still at it: let them finish; nobody new enters
+     * (writers wait for PG_COMMIT to clear, so the page cannot turn stale). */
+    while (pg->pins > 0) {
+        pg->flags |= PG_COMMIT;
+        pthread_cond_wait(&s->cond, &s->lock);
+    }
+    assert(!(pg->flags & (PG_STALE | PG_CANCEL)));
+
+    /* ==== COMMIT POINT ==== from here the copy is the page; the source slot
+     * is freed by the switch. Before here, dropping the copy lost nothing. */
+    verdict = dm_policy_access(s->t[mig->dst].policy, mig->page, 0, &victim);
+    dm_store_give_advice_locked(s, mig->dst, mig->page);
+    dm_store_switch_locked(s, mig->page, mig->dst, mig->dst_slot, (dm_migrate_class_t)mig->cls);
+    pg->flags &= (uint8_t)~(PG_MOVING | PG_READING | PG_COMMIT);
+    (void)dm_migrate_complete(s->sched, mig->page, DM_MIGRATE_OK);
+    dm_store_mig_release_locked(s, mig);
+    pthread_cond_broadcast(&s->cond);
+    if (verdict == DM_POLICY_MISS_EVICT) {
+        dm_store_victim_locked(s, mig->dst, victim, 0);
+    }
+}
+
+/* One finished tier operation of a migration. */
+static void dm_store_mig_event_locked(dm_store_t *s, dm_store_mig_t *mig)
+{
+    dm_store_page_t *pg = &s->pages[mig->page];
+    dm_status_t st = mig->io.status;
+
+    if (mig->phase == MIG_READ) {
+        pg->flags &= (uint8_t)~PG_READING;
+        pthread_cond_broadcast(&s->cond); /* writers waiting for the read */
+        if (st != DM_OK) {
+            dm_store_end_locked(s, mig, DM_MIGRATE_IO_ERROR);
+            return;
+        }
+        if (pg->flags & (PG_STALE | PG_CANCEL)) {
+            dm_store_end_locked(s, mig, (pg->flags & PG_STALE) ? DM_MIGRATE_STALE
+                                                                : DM_MIGRATE_CANCELED);
+            return;
+        }
+        mig->phase = MIG_WRITE;
+        mig->io.op = DM_STORE_OP_WRITE;
+        mig->io.slot = mig->dst_slot;
+        pthread_mutex_lock(&s->t[mig->dst].io_lock);
+        st = dm_store_tier_submit(s->t[mig->dst].tier, &mig->io);
+        pthread_mutex_unlock(&s->t[mig->dst].io_lock);
+        if (st != DM_OK) {
+            dm_store_end_locked(s, mig, DM_MIGRATE_IO_ERROR);
+            return;
+        }
+        s->t[mig->dst].ops++;
+        return;
+    }
+    assert(mig->phase == MIG_WRITE);
+    if (st == DM_ERR_NO_SPACE) {
+        dm_store_end_locked(s, mig, DM_MIGRATE_NO_SPACE);
+    } else if (st != DM_OK) {
+        dm_store_end_locked(s, mig, DM_MIGRATE_IO_ERROR);
+    } else {
+        dm_store_commit_locked(s, mig);
+    }
+}
+
+/* Reaps up to max finished operations of tier t (waiting for min). */
+static unsigned dm_store_reap_locked(dm_store_t *s, unsigned t, unsigned min, unsigned max)
+{
+    dm_store_io_t *done[REAP_BATCH];
+    unsigned k = 0;
+    dm_status_t st;
+
+    max = DM_MIN(max, REAP_BATCH);
+    pthread_mutex_lock(&s->t[t].io_lock);
+    st = dm_store_tier_poll(s->t[t].tier, min, done, max, &k);
+    pthread_mutex_unlock(&s->t[t].io_lock);
+    if (st != DM_OK) {
+        return 0; /* nothing lost: poll again later */
+    }
+    for (unsigned i = 0; i < k; i++) {
+        assert(s->t[t].ops > 0);
+        s->t[t].ops--;
+        dm_store_mig_event_locked(s, done[i]->arg);
+    }
+    return k;
+}
+
+/* Starts one admitted migration: reserve the destination, read the source. */
+static void dm_store_start_locked(dm_store_t *s, const dm_migrate_action_t *a)
+{
+    dm_store_page_t *pg = &s->pages[a->page];
+    dm_store_mig_t *mig;
+    dm_status_t st;
+
+    /* the page moved otherwise, is written right now, or is no longer a
+     * victim: nothing to do (the tokens are spent; rare) */
+    if (pg->tier != a->from || pg->writers > 0 || (pg->flags & PG_MOVING) ||
+        (a->cls == DM_MIGRATE_PRESSURE && !(pg->flags & PG_VICTIM)) ||
+        s->t[a->to].nfree == 0 || s->nmig_free == 0) {
+        (void)dm_migrate_complete(s->sched, a->page, DM_MIGRATE_CANCELED);
+        return;
+    }
+    mig = &s->mig[s->mig_free[--s->nmig_free]];
+    mig->page = a->page;
+    mig->src = a->from;
+    mig->dst = a->to;
+    mig->cls = (uint8_t)a->cls;
+    mig->src_slot = pg->slot;
+    mig->dst_slot = dm_store_slot_take_locked(s, a->to);
+    mig->phase = MIG_READ;
+    memset(&mig->io, 0, sizeof(mig->io));
+    mig->io.op = DM_STORE_OP_READ;
+    mig->io.slot = mig->src_slot;
+    mig->io.buf = mig->buf;
+    mig->io.arg = mig;
+    pg->flags |= PG_MOVING | PG_READING;
+    pthread_mutex_lock(&s->t[a->from].io_lock);
+    st = dm_store_tier_submit(s->t[a->from].tier, &mig->io);
+    pthread_mutex_unlock(&s->t[a->from].io_lock);
+    if (st != DM_OK) {
+        dm_store_end_locked(s, mig, DM_MIGRATE_IO_ERROR);
+        return;
+    }
+    s->t[a->from].ops++;
+}
+
+dm_status_t dm_store_progress(dm_store_t *s, uint64_t now_ns, unsigned max_steps)
+{
+    dm_migrate_action_t actions[REAP_BATCH];
+    unsigned steps = 0, limit = max_steps ? max_steps : UINT32_MAX;
+    dm_status_t ret;
+
+    dm_store_lock(s);
+    if (now_ns < s->last_now) {
+        now_ns = s->last_now;
+    }
+    s->last_now = now_ns;
+    for (;;) {
+        unsigned did = 0;
+
+        if (s->nmig_free > 0 && dm_migrate_queued(s->sched) > 0 && steps < limit) {
+            dm_migrate_room_t room;
+            unsigned n, max = DM_MIN(DM_MIN(s->nmig_free, limit - steps), REAP_BATCH);
+
+            memset(&room, 0, sizeof(room));
+            for (unsigned t = 0; t < s->ntiers; t++) {
+                const dm_store_tstate_t *ts = &s->t[t];
+                uint64_t used = ts->info.capacity - ts->nfree;
+
+                room.room[t] = ts->nfree;
+                room.room_bg[t] = used < ts->high ? DM_MIN(ts->nfree, ts->high - used) : 0;
+            }
+            n = dm_migrate_next(s->sched, now_ns, &room, actions, max);
+            for (unsigned i = 0; i < n; i++) {
+                dm_store_start_locked(s, &actions[i]);
+            }
+            steps += n;
+            did += n;
+        }
+        for (unsigned t = 0; t < s->ntiers && steps < limit; t++) {
+            if (s->t[t].ops > 0) {
+                unsigned k = dm_store_reap_locked(s, t, 0, limit - steps);
+
+                steps += k;
+                did += k;
+            }
+        }
+        if (did == 0 || steps >= limit) {
+            break;
+        }
+    }
+    ret = (dm_migrate_queued(s->sched) > 0 || dm_migrate_in_flight(s->sched) > 0)
+              ? DM_INPROGRESS : DM_OK;
+    dm_store_unlock(s);
+    return ret;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Demand access.                                                            */
+
+static dm_status_t dm_store_check_access(const dm_store_t *s, uint64_t page, const void *buf,
+                                         const char *what)
+{
+    if (page >= s->npages) {
+        return dm_error_set(DM_ERR_OUT_OF_RANGE, "store: %s of page %llu: the store has %llu",
+                            what, (unsigned long long)page, (unsigned long long)s->npages);
+    }
+    if (buf == NULL || (uintptr_t)buf % s->buf_align != 0) {
+        return dm_error_set(DM_ERR_INVALID_PARAM,
+                            "store: %s of page %llu: buffer %p NULL or not aligned to %zu",
+                            what, (unsigned long long)page, buf, s->buf_align);
+    }
+    return DM_OK;
+}
+
+static void dm_store_unpin_locked(dm_store_t *s, dm_store_page_t *pg, int writer)
+{
+    assert(pg->pins > 0);
+    pg->pins--;
+    if (writer) {
+        pg->writers--;
+    }
+    if (pg->pins == 0) {
+        pthread_cond_broadcast(&s->cond);
+    }
+}
+
+dm_status_t dm_store_read(dm_store_t *s, uint64_t page, void *buf)
+{
+    dm_store_page_t *pg;
+    dm_status_t st;
+    unsigned t;
+    uint32_t gen;
+
+    st = dm_store_check_access(s, page, buf, "read");
+    if (st != DM_OK) {
+        return st;
+    }
+    dm_store_lock_demand(s);
+    pg = &s->pages[page];
+    while (pg->flags & PG_COMMIT) {
+        pthread_cond_wait(&s->cond, &s->lock);
+    }
+    if (pg->tier == NOWHERE) {
+        s->zero_reads++;
+        dm_store_unlock(s);
+        memset(buf, 0, s->page_size);
+        return DM_OK;
+    }
+    dm_store_touch_locked(s, page, 0); /* never moves the page itself */
+    t = pg->tier;
+    gen = pg->gen;
+    if (dm_store_tier_fast(s, t)) {
+        st = dm_store_io_read(s, t, pg->slot, buf);
+    } else {
+        uint32_t slot = pg->slot;
+
+        pg->pins++;
+        dm_store_unlock(s);
+        st = dm_store_io_read(s, t, slot, buf);
+        dm_store_lock(s);
+        dm_store_unpin_locked(s, pg, 0);
+    }
+    if (st == DM_OK && t > 0) {
+        if (!s->cache_mode) {
+            (void)dm_store_request_locked(s, page, t, 0, DM_MIGRATE_DEMAND);
+        } else if (pg->tier == t && pg->gen == gen && pg->pins == 0 &&
+                   !(pg->flags & (PG_MOVING | PG_COMMIT))) {
+            (void)dm_store_top_sync_locked(s, page, buf, 0); /* counted */
+        }
+    }
+    dm_store_unlock(s);
+    return st;
+}
+
+dm_status_t dm_store_write(dm_store_t *s, uint64_t page, const void *buf)
+{
+    dm_store_page_t *pg;
+    dm_status_t st;
+    unsigned t;
+
+    st = dm_store_check_access(s, page, buf, "write");
+    if (st != DM_OK) {
+        return st;
+    }
+    dm_store_lock_demand(s);
+    pg = &s->pages[page];
+    for (;;) {
+        if (pg->flags & PG_COMMIT) {
+            pthread_cond_wait(&s->cond, &s->lock);
+            continue;
+        }
+        if (pg->tier != NOWHERE && (pg->flags & PG_READING)) {
+            /* the migration's read of the source is in flight: finish it
+             * (help: reap the source tier ourselves), then look again */
+            if (dm_store_reap_locked(s, pg->tier, 1, REAP_BATCH) == 0) {
+                dm_store_unlock(s);
+                sched_yield();
+                dm_store_lock(s);
+            }
+            continue;
+        }
+        break;
+    }
+    if (pg->tier == NOWHERE) {
+        st = dm_store_place_locked(s, page, buf);
+        dm_store_unlock(s);
+        return st;
+    }
+    dm_store_touch_locked(s, page, 1);
+    t = pg->tier;
+    if (pg->flags & PG_MOVING) {
+        pg->flags |= PG_STALE; /* the copy being made is old: dropped at the commit */
+    } else if (s->cache_mode && t > 0 && pg->pins == 0 &&
+               dm_store_top_sync_locked(s, page, buf, 1) == DM_OK) {
+        dm_store_unlock(s);
+        return DM_OK; /* the new data went to tier 0, the old slot is free */
+    }
+    pg->gen++;
+    if (dm_store_tier_fast(s, t)) {
+        st = dm_store_io_write(s, t, pg->slot, buf);
+    } else {
+        uint32_t slot = pg->slot;
+
+        pg->pins++;
+        pg->writers++;
+        dm_store_unlock(s);
+        st = dm_store_io_write(s, t, slot, buf);
+        dm_store_lock(s);
+        dm_store_unpin_locked(s, pg, 1);
+    }
+    if (st == DM_OK && t > 0 && !s->cache_mode) {
+        (void)dm_store_request_locked(s, page, t, 0, DM_MIGRATE_DEMAND);
+    }
+    dm_store_unlock(s);
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Advice, prefetch, scan.                                                   */
+
+static dm_status_t dm_store_check_range(const dm_store_t *s, uint64_t first, uint64_t n,
+                                        const char *what)
+{
+    if (first > s->npages || n > s->npages - first) {
+        return dm_error_set(DM_ERR_OUT_OF_RANGE,
+                            "store: %s of pages %llu + %llu: the store has %llu", what,
+                            (unsigned long long)first, (unsigned long long)n,
+                            (unsigned long long)s->npages);
+    }
+    return DM_OK;
+}
+
+dm_status_t dm_store_advise(dm_store_t *s, uint64_t first_page, uint64_t npages,
+                            dm_advice_t advice)
+{
+    dm_status_t st = dm_store_check_range(s, first_page, npages, "advise");
+
+    if (st != DM_OK) {
+        return st;
+    }
+    if ((unsigned)advice >= DM_ADVICE_COUNT) {
+        return dm_error_set(DM_ERR_INVALID_PARAM, "store: advise: unknown advice %d",
+                            (int)advice);
+    }
+    dm_store_lock(s);
+    for (uint64_t p = first_page; p < first_page + npages; p++) {
+        dm_store_page_t *pg = &s->pages[p];
+
+        if (advice == DM_ADVICE_NONE || advice == DM_ADVICE_READ_MOSTLY ||
+            advice == DM_ADVICE_PREFERRED_TIER) {
+            pg->advice = (uint8_t)advice;
+        }
+        if (pg->tier != NOWHERE && !(pg->flags & PG_VICTIM)) {
+            (void)dm_policy_advise(s->t[pg->tier].policy, p, advice); /* NOT_FOUND: fine */
+        }
+    }
+    dm_store_unlock(s);
+    return DM_OK;
+}
+
+dm_status_t dm_store_prefetch(dm_store_t *s, uint64_t first_page, uint64_t npages,
+                              unsigned tier_index)
+{
+    dm_status_t st = dm_store_check_range(s, first_page, npages, "prefetch");
+    uint64_t rejected = 0;
+
+    if (st != DM_OK) {
+        return st;
+    }
+    if (tier_index >= s->ntiers) {
+        return dm_error_set(DM_ERR_OUT_OF_RANGE, "store: prefetch to tier %u: the store has %u",
+                            tier_index, s->ntiers);
+    }
+    dm_store_lock(s);
+    for (uint64_t p = first_page; p < first_page + npages; p++) {
+        const dm_store_page_t *pg = &s->pages[p];
+
+        if (pg->tier == NOWHERE || pg->tier == tier_index) {
+            continue;
+        }
+        if (dm_store_request_locked(s, p, pg->tier, tier_index, DM_MIGRATE_HINT) ==
+            DM_MIGRATE_REJECTED) {
+            rejected++;
+        }
+    }
+    dm_store_unlock(s);
+    if (rejected > 0) {
+        return dm_error_set(DM_ERR_BUSY, "store: prefetch: %llu of %llu pages rejected, the "
+                            "migration queue is full", (unsigned long long)rejected,
+                            (unsigned long long)npages);
+    }
+    return DM_OK;
+}
+
+dm_status_t dm_store_scan(dm_store_t *s)
+{
+    dm_store_lock(s);
+    for (uint64_t p = 0; p < s->npages; p++) {
+        dm_store_page_t *pg = &s->pages[p];
+
+        if (pg->tier == NOWHERE) {
+            continue;
+        }
+        if ((pg->flags & (PG_VICTIM | PG_MOVING)) == PG_VICTIM) {
+            (void)dm_store_request_locked(s, p, pg->tier, pg->tier + 1u, DM_MIGRATE_PRESSURE);
+        } else if (pg->tier > 0 && pg->hits >= s->scan_threshold && !(pg->flags & PG_MOVING)) {
+            (void)dm_store_request_locked(s, p, pg->tier, pg->tier - 1u, DM_MIGRATE_SCAN);
+        }
+        pg->hits = 0;
+    }
+    dm_store_unlock(s);
+    return DM_OK;
+}
+
+dm_status_t dm_store_flush(dm_store_t *s)
+{
+    dm_status_t ret = DM_OK;
+
+    for (unsigned t = 0; t < s->ntiers; t++) {
+        dm_status_t st;
+
+        pthread_mutex_lock(&s->t[t].io_lock);
+        st = dm_store_tier_flush(s->t[t].tier);
+        pthread_mutex_unlock(&s->t[t].io_lock);
+        if (st != DM_OK && ret == DM_OK) {
+            ret = st; /* the first error's detail stays; the other tiers still flush */
+        }
+    }
+    return ret;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Queries.                                                                  */
+
+void dm_store_stats(dm_store_t *s, dm_store_stats_t *out)
+{
+    dm_migrate_counters_t c;
+
+    memset(out, 0, sizeof(*out));
+    dm_store_lock(s);
+    dm_migrate_counters(s->sched, &c);
+    out->ntiers = s->ntiers;
+    out->page_size = s->page_size;
+    for (unsigned t = 0; t < s->ntiers; t++) {
+        const dm_store_tstate_t *ts = &s->t[t];
+        dm_store_tier_stats_t *o = &out->tier[t];
+
+        o->name = ts->info.name;
+        o->kind = ts->info.kind;
+        o->distance = ts->info.distance;
+        o->capacity = ts->info.capacity;
+        o->used = ts->info.capacity - ts->nfree;
+        o->pages = ts->pages;
+        o->victims = ts->victims;
+        o->target = ts->target;
+        o->hits = ts->hits;
+        o->misses = ts->misses;
+        for (unsigned d = 0; d < s->ntiers; d++) {
+            out->bytes_admitted[t][d] = c.bytes_started[t][d];
+            out->bytes_moved[t][d] = s->bytes_moved[t][d];
+        }
+    }
+    out->zero_reads = s->zero_reads;
+    for (unsigned k = 0; k < DM_MIGRATE_CLASS_COUNT; k++) {
+        out->requested[k] = c.requested[k] + s->sync_requested[k];
+        out->rejected[k] = c.rejected[k];
+        out->started[k] = c.started[k] + s->sync_requested[k];
+        out->done[k] = c.done[k] + s->sync_done[k];
+        out->queued += c.queued[k];
+    }
+    out->merged = c.merged;
+    out->no_space = c.ended[DM_MIGRATE_NO_SPACE] + s->sync_no_space;
+    out->io_error = c.ended[DM_MIGRATE_IO_ERROR] + s->sync_io_error;
+    out->stale = c.ended[DM_MIGRATE_STALE];
+    out->canceled = c.ended[DM_MIGRATE_CANCELED] + c.canceled_queued;
+    out->sync_moves = s->sync_moves;
+    out->in_flight = c.in_flight;
+    out->bytes_demand = s->bytes_demand;
+    out->bytes_background = s->bytes_background;
+    dm_store_unlock(s);
+}
+
+size_t dm_store_buf_align(const dm_store_t *s) { return s->buf_align; }
+size_t dm_store_page_size(const dm_store_t *s) { return s->page_size; }
+uint64_t dm_store_npages(const dm_store_t *s) { return s->npages; }
+unsigned dm_store_ntiers(const dm_store_t *s) { return s->ntiers; }
+
+int dm_store_page_tier(dm_store_t *s, uint64_t page)
+{
+    int t;
+
+    if (page >= s->npages) {
+        return -1;
+    }
+    dm_store_lock(s);
+    t = s->pages[page].tier == NOWHERE ? -1 : (int)s->pages[page].tier;
+    dm_store_unlock(s);
+    return t;
+}
+
+dm_status_t dm_store_check(dm_store_t *s)
+{
+    uint64_t pages[DM_STORE_MAX_TIERS] = {0}, victims[DM_STORE_MAX_TIERS] = {0};
+    uint64_t reserved[DM_STORE_MAX_TIERS] = {0};
+    uint8_t *seen[DM_STORE_MAX_TIERS] = {0};
+    dm_status_t st = DM_OK;
+
+    dm_store_lock(s);
+    for (unsigned t = 0; t < s->ntiers; t++) {
+        seen[t] = calloc(s->t[t].info.capacity, 1);
+        if (seen[t] == NULL) {
+            st = dm_error_set(DM_ERR_NO_MEMORY, "store: check: no memory");
+            goto out;
+        }
+        for (uint64_t i = 0; i < s->t[t].nfree; i++) {
+            seen[t][s->t[t].free[i]] = 1;
+        }
+    }
+    for (uint32_t i = 0; i < s->max_in_flight; i++) {
+        const dm_store_mig_t *mig = &s->mig[i];
+
+        if (mig->phase != MIG_FREE) {
+            reserved[mig->dst]++;
+            if (seen[mig->dst][mig->dst_slot]++) {
+                st = dm_error_set(DM_ERR_PROTOCOL, "store: check: tier %u slot %u reserved "
+                                  "twice or free", mig->dst, mig->dst_slot);
+                goto out;
+            }
+        }
+    }
+    for (uint64_t p = 0; p < s->npages; p++) {
+        const dm_store_page_t *pg = &s->pages[p];
+
+        for (unsigned t = 0; t < s->ntiers; t++) {
+            int res = dm_policy_where_resident(dm_policy_lookup(s->t[t].policy, p));
+            int want = pg->tier == t && !(pg->flags & PG_VICTIM);
+
+            if (res != want) {
+                st = dm_error_set(DM_ERR_PROTOCOL, "store: check: page %llu (tier %d, flags "
+                                  "%#x) is%s resident in tier %u's policy",
+                                  (unsigned long long)p, pg->tier == NOWHERE ? -1 : pg->tier,
+                                  pg->flags, res ? "" : " not", t);
+                goto out;
+            }
+        }
+        if (pg->tier == NOWHERE) {
+            continue;
+        }
+        if (pg->tier >= s->ntiers || pg->slot >= s->t[pg->tier].info.capacity ||
+            seen[pg->tier][pg->slot]++) {
+            st = dm_error_set(DM_ERR_PROTOCOL, "store: check: page %llu at tier %u slot %u: "
+                              "out of range, free, reserved or shared", (unsigned long long)p,
+                              pg->tier, pg->slot);
+            goto out;
+        }
+        pages[pg->tier]++;
+        victims[pg->tier] += (pg->flags & PG_VICTIM) != 0;
+        if (pg->pins != 0 && !s->worker) {
+            st = dm_error_set(DM_ERR_PROTOCOL, "store: check: page %llu pinned at rest",
+                              (unsigned long long)p);
+            goto out;
+        }
+    }
+    for (unsigned t = 0; t < s->ntiers; t++) {
+        const dm_store_tstate_t *ts = &s->t[t];
+
+        if (pages[t] != ts->pages || victims[t] != ts->victims ||
+            dm_policy_resident(ts->policy) != pages[t] - victims[t] ||
+            ts->info.capacity - ts->nfree != pages[t] + reserved[t]) {
+            st = dm_error_set(DM_ERR_PROTOCOL, "store: check: tier %u: pages %llu (counted "
+                              "%llu), victims %llu (%llu), policy resident %llu, used %llu, "
+                              "reserved %llu", t, (unsigned long long)pages[t],
+                              (unsigned long long)ts->pages, (unsigned long long)victims[t],
+                              (unsigned long long)ts->victims,
+                              (unsigned long long)dm_policy_resident(ts->policy),
+                              (unsigned long long)(ts->info.capacity - ts->nfree),
+                              (unsigned long long)reserved[t]);
+            goto out;
+        }
+    }
+out:
+    dm_store_unlock(s);
+    for (unsigned t = 0; t < DM_STORE_MAX_TIERS; t++) {
+        free(seen[t]);
+    }
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The worker.                                                               */
+
+static void *dm_store_worker_main(void *arg)
+{
+    dm_store_t *s = arg;
+    uint64_t next_scan = dm_time_ns() + (uint64_t)s->scan_interval_ms * 1000000ull;
+
+    dm_store_lock(s);
+    while (!s->stop) {
+        uint64_t now, deadline, when;
+        struct timespec ts;
+
+        dm_store_unlock(s);
+        now = dm_time_ns();
+        (void)dm_store_progress(s, now, 256);
+        if (s->scan_interval_ms > 0 && now >= next_scan) {
+            (void)dm_store_scan(s);
+            next_scan = now + (uint64_t)s->scan_interval_ms * 1000000ull;
+        }
+        dm_store_lock(s);
+        if (s->stop) {
+            break;
+        }
+        if (dm_migrate_in_flight(s->sched) > 0) {
+            deadline = now + 50000; /* completions: look again soon */
+        } else if (dm_migrate_queued(s->sched) > 0) {
+            when = dm_migrate_next_time(s->sched, now);
+            /* admissible now yet nothing started: waiting for room */
+            deadline = when <= now ? now + 1000000 : DM_MIN(when, now + 100000000);
+        } else {
+            deadline = now + 100000000;
+        }
+        if (s->scan_interval_ms > 0 && next_scan < deadline) {
+            deadline = next_scan;
+        }
+        if (!s->kick) {
+            ts.tv_sec = (time_t)(deadline / DM_NSEC_PER_SEC);
+            ts.tv_nsec = (long)(deadline % DM_NSEC_PER_SEC);
+            (void)pthread_cond_timedwait(&s->work, &s->lock, &ts);
+        }
+        s->kick = 0;
+    }
+    dm_store_unlock(s);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Create and destroy.                                                       */
+
+static void dm_store_free(dm_store_t *s)
+{
+    for (unsigned t = 0; t < DM_STORE_MAX_TIERS; t++) {
+        dm_store_tstate_t *ts = &s->t[t];
+
+        /* the tier first: it waits for (and drops) operations in flight,
+         * which point into mig_bufs */
+        dm_store_tier_destroy(ts->tier);
+        dm_policy_destroy(ts->policy);
+        free(ts->free);
+        if (ts->tier != NULL) {
+            pthread_mutex_destroy(&ts->io_lock);
+        }
+    }
+    dm_migrate_destroy(s->sched);
+    free(s->pages);
+    free(s->mig);
+    free(s->mig_free);
+    free(s->mig_bufs);
+    free(s->sync_buf);
+    free(s);
+}
+
+void dm_store_destroy(dm_store_t *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    if (s->worker) {
+        dm_store_lock(s);
+        s->stop = 1;
+        pthread_cond_signal(&s->work);
+        dm_store_unlock(s);
+        pthread_join(s->thread, NULL);
+    }
+    /* migrations in flight are dropped: their pages' index still names the
+     * source, which was never touched (see the essay) */
+    pthread_cond_destroy(&s->work);
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->lock);
+    dm_store_free(s);
+}
+
+static dm_status_t dm_store_check_params(const dm_store_params_t *p)
+{
+    uint64_t m = p->field_mask;
+    size_t ps = (m & DM_STORE_OPT_PAGE_SIZE) ? p->page_size : 4096;
+
+    if (p->tiers == NULL) {
+        return dm_error_set(DM_ERR_INVALID_PARAM, "store: params.tiers is NULL");
+    }
+    if (p->ntiers == 0 || p->ntiers > DM_STORE_MAX_TIERS) {
+        return dm_error_set(DM_ERR_INVALID_PARAM, "store: params.ntiers %u not in 1..%u",
+                            p->ntiers, DM_STORE_MAX_TIERS);
+    }
+    if (p->npages == 0 || p->npages > DM_MIGRATE_MAX_PAGES) {
+        return dm_error_set(DM_ERR_INVALID_PARAM, "store: params.npages %llu not in 1..%llu",
+                            (unsigned long long)p->npages, DM_MIGRATE_MAX_PAGES);
+    }
+    if (ps < 512 || (ps & (ps - 1)) != 0) {
+        return dm_error_set(DM_ERR_INVALID_PARAM,
+                            "store: params.page_size %zu is not a power of two >= 512", ps);
+    }
+    if ((m & DM_STORE_OPT_BUDGET) && !(p->budget_mbs >= 0 && p->budget_mbs * 1e6 <=
+                                       (double)DM_BUDGET_RATE_MAX)) {
+        return dm_error_set(DM_ERR_INVALID_PARAM,
+                            "store: params.budget_mbs %g not in 0 .. %llu", p->budget_mbs,
+                            DM_BUDGET_RATE_MAX / 1000000ull);
+    }
+    if ((m & DM_STORE_OPT_BURST) && (p->budget_burst < ps ||
+                                     p->budget_burst > DM_BUDGET_BURST_MAX)) {
+        return dm_error_set(DM_ERR_INVALID_PARAM,
+                            "store: params.budget_burst %llu not in page_size (%zu) .. %llu",
+                            (unsigned long long)p->budget_burst, ps, DM_BUDGET_BURST_MAX);
+    }
+    if ((m & DM_STORE_OPT_MAX_IN_FLIGHT) &&
+        (p->max_in_flight == 0 || p->max_in_flight > DM_MIGRATE_MAX_FLIGHT)) {
+        return dm_error_set(DM_ERR_INVALID_PARAM, "store: params.max_in_flight %u not in 1..%u",
+                            p->max_in_flight, DM_MIGRATE_MAX_FLIGHT);
+    }
+    if ((m & DM_STORE_OPT_QUEUE_MAX) && p->queue_max == 0) {
+        return dm_error_set(DM_ERR_INVALID_PARAM, "store: params.queue_max is 0");
+    }
+    if ((m & DM_STORE_OPT_WATERMARKS) &&
+        !(p->low_watermark > 0 && p->low_watermark < p->high_watermark &&
+          p->high_watermark <= 1)) {
+        return dm_error_set(DM_ERR_INVALID_PARAM, "store: params.low_watermark %g and "
+                            "high_watermark %g: need 0 < low < high <= 1", p->low_watermark,
+                            p->high_watermark);
+    }
+    if ((m & DM_STORE_OPT_SCAN_THRESHOLD) && p->scan_threshold == 0) {
+        return dm_error_set(DM_ERR_INVALID_PARAM, "store: params.scan_threshold is 0");
+    }
+    if (p->policies != NULL && (m & DM_STORE_OPT_POLICIES)) {
+        for (unsigned i = 0; i < p->ntiers; i++) {
+            if (p->policies[i] != NULL && dm_policy_ops_find(p->policies[i]) == NULL) {
+                return dm_error_set(DM_ERR_INVALID_PARAM,
+                                    "store: params.policies[%u] \"%s\": no such policy (lru, "
+                                    "clock, arc, hint)", i, p->policies[i]);
+            }
+        }
+    }
+    for (unsigned i = 0; i < p->ntiers; i++) {
+        if ((p->tiers[i].field_mask & DM_STORE_PARAM_PAGE_SIZE) && p->tiers[i].page_size != ps) {
+            return dm_error_set(DM_ERR_INVALID_PARAM,
+                                "store: params.tiers[%u].page_size %zu differs from the "
+                                "store's page_size %zu", i, p->tiers[i].page_size, ps);
+        }
+    }
+    return DM_OK;
+}
+
+dm_status_t dm_store_create(const dm_store_params_t *p, dm_store_t **store_p)
+{
+    dm_store_t *s;
+    dm_status_t st;
+    uint64_t m, rate = 0, burst, total = 0;
+    double low = 0.85, high = 0.95;
+    unsigned order[DM_STORE_MAX_TIERS];
+    dm_store_tier_t *made[DM_STORE_MAX_TIERS] = {0};
+    dm_store_tier_info_t info[DM_STORE_MAX_TIERS];
+    dm_migrate_params_t mp;
+    pthread_condattr_t ca;
+
+    if (p == NULL || store_p == NULL) {
+        return dm_error_set(DM_ERR_INVALID_PARAM, "store: params or store_p is NULL");
+    }
+    st = dm_store_check_params(p);
+    if (st != DM_OK) {
+        return st;
+    }
+    m = p->field_mask;
+    s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        return dm_error_set(DM_ERR_NO_MEMORY, "store: no memory");
+    }
+    s->ntiers = p->ntiers;
+    s->npages = p->npages;
+    s->page_size = (m & DM_STORE_OPT_PAGE_SIZE) ? p->page_size : 4096;
+    s->max_in_flight = (m & DM_STORE_OPT_MAX_IN_FLIGHT) ? p->max_in_flight : 16;
+    s->scan_threshold = (m & DM_STORE_OPT_SCAN_THRESHOLD) ? p->scan_threshold : 2;
+    s->scan_interval_ms = (m & DM_STORE_OPT_SCAN_INTERVAL) ? p->scan_interval_ms : 0;
+    if (m & DM_STORE_OPT_WATERMARKS) {
+        low = p->low_watermark;
+        high = p->high_watermark;
+    }
+    if (m & DM_STORE_OPT_BUDGET) {
+        rate = (uint64_t)llround(p->budget_mbs * 1e6);
+    }
+    s->cache_mode = rate == 0;
+    burst = (m & DM_STORE_OPT_BURST) ? p->budget_burst
+                                      : DM_MAX(16 * (uint64_t)s->page_size, rate / 500);
+    burst = DM_MIN(burst, DM_BUDGET_BURST_MAX);
+
+    /* the tiers, in the caller's order, then sorted by distance (stable) */
+    for (unsigned i = 0; i < p->ntiers; i++) {
+        dm_store_tier_params_t tp = p->tiers[i];
+
+        tp.field_mask |= DM_STORE_PARAM_PAGE_SIZE;
+        tp.page_size = s->page_size;
+        st = dm_store_tier_create(&tp, &made[i]);
+        if (st != DM_OK) {
+            char why[256];
+
+            snprintf(why, sizeof(why), "%s", dm_last_error());
+            st = dm_error_set(st, "store: params.tiers[%u]: %s", i, why);
+            goto err_tiers;
+        }
+        dm_store_tier_query(made[i], &info[i]);
+        if (info[i].capacity > DM_MIGRATE_MAX_PAGES) {
+            st = dm_error_set(DM_ERR_INVALID_PARAM, "store: params.tiers[%u].capacity %llu "
+                              "above %llu", i, (unsigned long long)info[i].capacity,
+                              DM_MIGRATE_MAX_PAGES);
+            goto err_tiers;
+        }
+        if (info[i].queue_depth < s->max_in_flight) {
+            st = dm_error_set(DM_ERR_INVALID_PARAM, "store: params.tiers[%u].queue_depth %u is "
+                              "below max_in_flight %u", i, info[i].queue_depth,
+                              s->max_in_flight);
+            goto err_tiers;
+        }
+        total += info[i].capacity;
+        order[i] = i;
+    }
+    for (unsigned i = 1; i < p->ntiers; i++) {
+        unsigned x = order[i], j = i;
+
+        while (j > 0 && info[order[j - 1]].distance > info[x].distance) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = x;
+    }
+    if (total < p->npages + s->max_in_flight) {
+        st = dm_error_set(DM_ERR_INVALID_PARAM, "store: params.npages %llu + max_in_flight %u "
+                          "do not fit in the tiers' capacities (%llu slots in all)",
+                          (unsigned long long)p->npages, s->max_in_flight,
+                          (unsigned long long)total);
+        goto err_tiers;
+    }
+
+    for (unsigned k = 0; k < s->ntiers; k++) {
+        unsigned i = order[k];
+        dm_store_tstate_t *ts = &s->t[k];
+        const char *pname = (p->policies != NULL && (m & DM_STORE_OPT_POLICIES) &&
+                             p->policies[i] != NULL) ? p->policies[i] : "arc";
+        dm_policy_params_t pp;
+        int last = k + 1 == s->ntiers;
+
+        ts->tier = made[i];
+        made[i] = NULL;
+        ts->info = info[i];
+        pthread_mutex_init(&ts->io_lock, NULL);
+        ts->target = last ? ts->info.capacity
+                          : DM_MAX(1, (uint64_t)floor(low * (double)ts->info.capacity));
+        ts->high = last ? ts->info.capacity
+                        : DM_MAX(ts->target, (uint64_t)floor(high * (double)ts->info.capacity));
+        if (ts->target > DM_POLICY_CAPACITY_MAX) {
+            st = dm_error_set(DM_ERR_INVALID_PARAM, "store: params.tiers[%u].capacity: the "
+                              "policy's %llu pages exceed %llu", i,
+                              (unsigned long long)ts->target, DM_POLICY_CAPACITY_MAX);
+            goto err_tiers;
+        }
+        memset(&pp, 0, sizeof(pp));
+        pp.capacity = ts->target;
+        st = dm_policy_create(dm_policy_ops_find(pname), &pp, &ts->policy);
+        if (st != DM_OK) {
+            goto err_tiers;
+        }
+        ts->free = malloc(ts->info.capacity * sizeof(*ts->free));
+        if (ts->free == NULL) {
+            st = dm_error_set(DM_ERR_NO_MEMORY, "store: no memory for tier %u's slots", i);
+            goto err_tiers;
+        }
+        for (uint64_t j = 0; j < ts->info.capacity; j++) {
+            ts->free[j] = (uint32_t)(ts->info.capacity - 1 - j); /* slot 0 on top */
+        }
+        ts->nfree = ts->info.capacity;
+        s->buf_align = DM_MAX(s->buf_align, ts->info.buf_align);
+    }
+    s->buf_align = DM_MAX(s->buf_align, (size_t)64);
+
+    s->pages = malloc(s->npages * sizeof(*s->pages));
+    s->mig = calloc(s->max_in_flight, sizeof(*s->mig));
+    s->mig_free = malloc(s->max_in_flight * sizeof(*s->mig_free));
+    s->mig_bufs = aligned_alloc(s->buf_align, (size_t)s->max_in_flight * s->page_size);
+    s->sync_buf = aligned_alloc(s->buf_align, s->page_size);
+    if (s->pages == NULL || s->mig == NULL || s->mig_free == NULL || s->mig_bufs == NULL ||
+        s->sync_buf == NULL) {
+        st = dm_error_set(DM_ERR_NO_MEMORY, "store: no memory for the index of %llu pages",
+                          (unsigned long long)s->npages);
+        goto err_tiers;
+    }
+    for (uint64_t i = 0; i < s->npages; i++) {
+        s->pages[i] = (dm_store_page_t){ .slot = NOSLOT, .tier = NOWHERE,
+                                         .advice = DM_ADVICE_NONE };
+    }
+    for (uint32_t i = 0; i < s->max_in_flight; i++) {
+        s->mig[i].buf = (char *)s->mig_bufs + (size_t)i * s->page_size;
+        s->mig_free[i] = s->max_in_flight - 1 - i;
+    }
+    s->nmig_free = s->max_in_flight;
+
+    memset(&mp, 0, sizeof(mp));
+    mp.npages = s->npages;
+    mp.ntiers = s->ntiers;
+    mp.max_in_flight = s->max_in_flight;
+    mp.queue_max = (m & DM_STORE_OPT_QUEUE_MAX) ? p->queue_max : 1024;
+    mp.page_size = s->page_size;
+    mp.rate = rate;
+    mp.burst = burst;
+    mp.now_ns = 0;
+    st = dm_migrate_create(&mp, &s->sched);
+    if (st != DM_OK) {
+        goto err_tiers;
+    }
+
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->work, &ca);
+    pthread_condattr_destroy(&ca);
+    if ((m & DM_STORE_OPT_WORKER) && p->worker) {
+        int rc;
+
+        s->worker = 1;
+        rc = pthread_create(&s->thread, NULL, dm_store_worker_main, s);
+        if (rc != 0) {
+            s->worker = 0;
+            st = dm_error_set(DM_ERR_IO, "store: worker thread: %s", strerror(rc));
+            goto err_sync;
+        }
+    }
+    *store_p = s;
+    return DM_OK;
+
+err_sync:
+    pthread_cond_destroy(&s->work);
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->lock);
+err_tiers: /* tiers not yet moved into s, then whatever s holds */
+    for (unsigned i = 0; i < p->ntiers; i++) {
+        dm_store_tier_destroy(made[i]);
+    }
+    dm_store_free(s);
+    return st;
+}
