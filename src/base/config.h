@@ -65,6 +65,21 @@
       "Most memory this rank keeps in copies of distmem pages (0: no limit; else at least "   \
       "64 pages). Above it the oldest copies are dropped; a written one is written back to "  \
       "its home first.")                                                                      \
+    X(HOME_MEMORY, home_memory, SIZE, "0", "",                                                \
+      "DRAM for the data of the pages this rank is home of (0: no limit, all in DRAM; else "  \
+      "at least 64 pages): the rest lives in a file of up to STORE_SIZE under STORE_PATH "    \
+      "(io_uring, O_DIRECT), HOME_POLICY choosing which pages stay in DRAM.")                 \
+    X(STORE_SIZE, store_size, SIZE, "8G", "",                                                 \
+      "With HOME_MEMORY set: most home data this rank keeps on disk (its file grows as "      \
+      "pages arrive).")                                                                       \
+    X(STORE_PATH, store_path, STRING, "/var/tmp", "",                                         \
+      "With HOME_MEMORY set: directory of the home data files (a local disk; removed at exit).") \
+    X(HOME_POLICY, home_policy, ENUM, "arc", "arc|clock|lru|hint",                           \
+      "With HOME_MEMORY set: which home pages stay in DRAM (policy.h).")                      \
+    X(MIGRATE_BUDGET, migrate_budget, INT, "0", "0..1000000",                                 \
+      "With HOME_MEMORY set: MB/s that page moves between DRAM and disk may use (0: no "      \
+      "budget, a page is brought to DRAM when used). With a budget, a worker thread moves "   \
+      "pages in the background and an access is served from where the page is.")             \
     X(PREFETCH, prefetch, INT, "8", "0..64",                                                  \
       "Pages read ahead when a thread's read faults walk memory sequentially (0: off).")      \
     X(FAULT_STEP, fault_step, BOOL, "yes", "",                                                \

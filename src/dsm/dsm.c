@@ -280,11 +280,16 @@ static void dm_dsm_send(dm_dsm_exec_t *x, const dm_coh_action_t *a)
                 payload = d->wb_mem + ((size_t)wb << d->page_shift);
             }
             if (a->dst == d->rank) {
-                memcpy(dm_dsm_home_page(d, x->page), payload, d->page_size);
+                if (dm_dsm_homemem_write(d, x->page, payload) != 0) {
+                    return; /* broken: the waiters hear it */
+                }
                 payload = NULL;
             }
         } else if (a->dst != d->rank) {
-            payload = dm_dsm_home_page(d, x->page);
+            payload = dm_dsm_homemem_read(d, x->page, DM_DSM_STAGE_SEND);
+            if (payload == NULL) {
+                return; /* broken: the waiters hear it */
+            }
         }
         len = payload != NULL ? d->page_size : 0;
     }
@@ -376,11 +381,13 @@ static void dm_dsm_emit(void *arg, const dm_coh_action_t *a)
         dm_dsm_protect(x, a->prot);
         break;
     case DM_COH_ACT_INSTALL:
-        x->install = x->data != NULL ? x->data : dm_dsm_home_page(d, x->page);
+        x->install = x->data != NULL
+                         ? x->data
+                         : dm_dsm_homemem_read(d, x->page, DM_DSM_STAGE_INSTALL);
         break;
     case DM_COH_ACT_STORE:
         if (x->data != NULL) {
-            memcpy(dm_dsm_home_page(d, x->page), x->data, d->page_size);
+            (void)dm_dsm_homemem_write(d, x->page, x->data); /* on failure: broken */
         } /* else: sent by this rank, stored when sent */
         break;
     case DM_COH_ACT_STALL:
@@ -973,7 +980,7 @@ static void dm_dsm_on_sigsegv(int sig, siginfo_t *si, void *ucv)
 /* ------------------------------------------------------------------ */
 /* lifecycle                                                            */
 
-static void *dm_dsm_map_meta(size_t bytes)
+void *dm_dsm_map_meta(size_t bytes)
 {
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -1082,7 +1089,9 @@ dm_status_t dm_dsm_create(dm_tp_t *tp, const dm_config_t *cfg, dm_dsm_t **dsm_p)
     }
     d->meta_bytes = (size_t)d->place.npages * sizeof(dm_dsm_page_t);
     d->dirs_bytes = (size_t)d->place.npages * sizeof(dm_dsm_dirent_t *);
-    d->home_mem = dm_dsm_map_meta(d->gas.size);
+    if ((st = dm_dsm_homemem_init(d, cfg)) != DM_OK) {
+        goto err_maps;
+    }
     d->pages = dm_dsm_map_meta(d->meta_bytes);
     d->dirs = dm_dsm_map_meta(d->dirs_bytes);
     d->scratch = aligned_alloc(d->page_size, d->page_size);
@@ -1102,8 +1111,8 @@ dm_status_t dm_dsm_create(dm_tp_t *tp, const dm_config_t *cfg, dm_dsm_t **dsm_p)
             goto err_maps;
         }
     }
-    if (d->home_mem == NULL || d->pages == NULL || d->dirs == NULL || d->scratch == NULL) {
-        st = dm_error_set(DM_ERR_NO_MEMORY, "home memory and page tables for %zu bytes",
+    if (d->pages == NULL || d->dirs == NULL || d->scratch == NULL) {
+        st = dm_error_set(DM_ERR_NO_MEMORY, "page tables for %zu bytes",
                           d->gas.size);
         goto err_maps;
     }
@@ -1148,9 +1157,7 @@ err_maps:
     free(d->scratch);
     free(d->fifo);
     free(d->wb_mem);
-    if (d->home_mem != NULL) {
-        munmap(d->home_mem, d->gas.size);
-    }
+    dm_dsm_homemem_cleanup(d);
     if (d->pages != NULL) {
         munmap(d->pages, d->meta_bytes);
     }
@@ -1187,7 +1194,8 @@ void dm_dsm_destroy(dm_dsm_t *d)
         free(e);
     }
     close(d->uffd);
-    munmap(d->home_mem, d->gas.size); /* before the release zeroes gas.size */
+    dm_dsm_homemem_stats(d);
+    dm_dsm_homemem_cleanup(d); /* before the release zeroes gas.size */
     dm_gas_release(&d->gas);
     munmap(d->pages, d->meta_bytes);
     munmap(d->dirs, d->dirs_bytes);
@@ -1436,7 +1444,7 @@ dm_status_t dm_dsm_free(dm_dsm_t *d, void *ptr)
     }
     madvise(dm_dsm_app_page(d, reg.first), (size_t)reg.npages << d->page_shift, MADV_DONTNEED);
     mprotect(dm_dsm_app_page(d, reg.first), (size_t)reg.npages << d->page_shift, PROT_NONE);
-    madvise(dm_dsm_home_page(d, reg.first), (size_t)reg.npages << d->page_shift, MADV_DONTNEED);
+    dm_dsm_homemem_discard(d, reg.first, reg.npages);
     dm_dsm_place_forget(d, reg.first, reg.npages);
     memmove(&d->regions[found], &d->regions[found + 1],
             (d->nregions - (size_t)found - 1) * sizeof(*d->regions));

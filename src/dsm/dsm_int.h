@@ -153,7 +153,19 @@ struct dm_dsm {
      */
     struct dm_rma_batch *rma_out; /* DM_RMA_OUT open batches of the issuing call */
     struct dm_rma_batch *rma_ans; /* answers to the batch being served */
+
+    /* Home memory in a tiered store (homemem.c; serial lock). store NULL: home_mem holds it. */
+    struct dm_store    *store;
+    uint32_t           *sids;        /* sid + 1 per page (NORESERVE, place.npages entries) */
+    size_t              sids_bytes;
+    uint32_t           *sid_free;    /* sids of freed pages */
+    uint64_t            nsid_free, sid_next, store_npages;
+    unsigned char      *stage;       /* DM_DSM_STAGES staging pages */
 };
+
+/* Staging buffers of homemem.c: a page read from the store stays in its stage until reused. */
+enum { DM_DSM_STAGE_INSTALL = 0, DM_DSM_STAGE_SEND, DM_DSM_STAGE_RMA, DM_DSM_STAGE_WRITE,
+       DM_DSM_STAGES };
 
 
 static inline unsigned char *dm_dsm_app_page(const dm_dsm_t *d, uint64_t page)
@@ -231,6 +243,25 @@ void dm_dsm_place_cleanup(dm_dsm_t *d);
 
 /* rma.c: the page's state changed at this node; run what waits for it. pre: serial lock. */
 void dm_rma_page_changed(dm_dsm_t *d, uint64_t page);
+
+/* dsm.c: a private NORESERVE anonymous mapping of bytes, or NULL. */
+void *dm_dsm_map_meta(size_t bytes);
+
+/*
+ * homemem.c: the home's data of the pages homed here (see its essay).
+ * read: the data (valid until the stage is reused), NULL when the runtime
+ * broke on a store error. write: replaces it; -1 when it broke. begin/end:
+ * a read-modify-write in place (end writes back when written). discard:
+ * the pages read as zeros again. All pre: serial lock (init/cleanup aside).
+ */
+dm_status_t dm_dsm_homemem_init(dm_dsm_t *d, const dm_config_t *cfg);
+void dm_dsm_homemem_cleanup(dm_dsm_t *d);
+const unsigned char *dm_dsm_homemem_read(dm_dsm_t *d, uint64_t page, int stage);
+int dm_dsm_homemem_write(dm_dsm_t *d, uint64_t page, const void *data);
+unsigned char *dm_dsm_homemem_begin(dm_dsm_t *d, uint64_t page);
+int dm_dsm_homemem_end(dm_dsm_t *d, uint64_t page, unsigned char *mem, int written);
+void dm_dsm_homemem_discard(dm_dsm_t *d, uint64_t first, uint64_t npages);
+void dm_dsm_homemem_stats(dm_dsm_t *d);
 
 /* rma.c: set up and tear down the one-sided operations' state. */
 dm_status_t dm_rma_init(dm_dsm_t *d);

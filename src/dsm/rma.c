@@ -501,7 +501,7 @@ static int dm_rma_try(dm_dsm_t *d, int src, const dm_rma_hdr_t *h, const void *d
     uint64_t page = h->addr >> d->page_shift;
     dm_coh_state_t s = (dm_coh_state_t)atomic_load(&d->pages[page].state);
     dm_dsm_dirent_t *e = d->dirs[page];
-    int write = dm_rma_writes(h->op);
+    int write = dm_rma_writes(h->op), home = 0;
     unsigned char *mem;
     int64_t old;
 
@@ -511,7 +511,13 @@ static int dm_rma_try(dm_dsm_t *d, int src, const dm_rma_hdr_t *h, const void *d
                (e == NULL || (!e->dir.busy && e->dir.qlen == 0 &&
                               (e->dir.state == DM_COH_H_U ||
                                (!write && e->dir.state == DM_COH_H_S))))) {
-        mem = dm_dsm_home_page(d, page);
+        /* home memory (homemem.c: in place, or a staged copy of the store's page) */
+        mem = dm_dsm_homemem_begin(d, page);
+        if (mem == NULL) {
+            dm_rma_reply(d, src, h, DM_ERR_IO, 0, NULL); /* the runtime broke; said why */
+            return 1;
+        }
+        home = 1;
     } else {
         return 0;
     }
@@ -521,6 +527,10 @@ static int dm_rma_try(dm_dsm_t *d, int src, const dm_rma_hdr_t *h, const void *d
         return 1;
     }
     old = dm_rma_apply(d, mem, h, data, NULL);
+    if (home && dm_dsm_homemem_end(d, page, mem, write) != 0) {
+        dm_rma_reply(d, src, h, DM_ERR_IO, 0, NULL);
+        return 1;
+    }
     dm_rma_reply(d, src, h, DM_OK, old, NULL);
     return 1;
 }

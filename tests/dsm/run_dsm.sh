@@ -26,6 +26,12 @@ PROG=$(basename "$DSM")
 case $MODE in
 ft-*) MODE=${MODE#ft-}; DISTMEM_PLACEMENT=first-touch; export DISTMEM_PLACEMENT ;;
 cache-*) MODE=${MODE#cache-}; DISTMEM_CACHE_SIZE=256K; export DISTMEM_CACHE_SIZE ;;
+# MODE store-X: mode X with each rank's home data in a tiered store of 64 pages
+# of DRAM over a file (DISTMEM_HOME_MEMORY), and a cache budget of N x 64 pages
+# (so bigdata's shared data is 4x each rank's home DRAM and 4x its cache)
+store-*) MODE=${MODE#store-}; STORE=1
+    DISTMEM_HOME_MEMORY=256K; DISTMEM_STORE_SIZE=64M; DISTMEM_CACHE_SIZE=$((N * 256))K
+    export DISTMEM_HOME_MEMORY DISTMEM_STORE_SIZE DISTMEM_CACHE_SIZE ;;
 esac
 # bigdata: the ranks' statistics (info level) must show evictions
 [ "$MODE" != bigdata ] || { DISTMEM_LOG_LEVEL=info; export DISTMEM_LOG_LEVEL; }
@@ -101,6 +107,13 @@ kill)
     if [ "$MODE" = bigdata ]; then
         ev=$(grep -c 'info: shared memory: .* [1-9][0-9]* evicted' "$TMPD/run.err")
         [ "$ev" -eq "$N" ] || fail "$what: $ev of $N ranks evicted copies (want all)"
+        if [ -n "${STORE:-}" ]; then
+            # 4x the home DRAM: at least 3/4 of each rank's home pages live on disk
+            disk=$(grep -c 'info: home memory tier home-nvme: \(19[2-9]\|2[0-9][0-9]\|[3-9][0-9][0-9]\|[0-9]\{4,\}\) pages' \
+                   "$TMPD/run.err")
+            [ "$disk" -eq "$N" ] ||
+                fail "$what: $disk of $N ranks kept 192 or more home pages on disk (want all)"
+        fi
     fi
     echo "ok: $what ($took s)"
     ;;
