@@ -84,8 +84,13 @@
       "Pages read ahead when a thread's read faults walk memory sequentially (0: off).")      \
     X(FAULT_STEP, fault_step, BOOL, "yes", "",                                                \
       "After a fault waited for a page, hold back requests to take it away until the faulting " \
-      "instruction has run once (x86-64: one single-step trap, about 10 us). Guarantees "     \
-      "forward progress under contention; without it racing ranks can livelock.")
+      "instruction has run once (x86-64: emulated, see FAULT_EMULATE, or one single-step "  \
+      "trap, about 10 us). Guarantees forward progress under contention; without it racing " \
+      "ranks can livelock.")                                                                  \
+    X(FAULT_EMULATE, fault_emulate, BOOL, "yes", "",                                          \
+      "With FAULT_STEP (x86-64): run the common faulting loads and stores (MOV, MOVZX, "     \
+      "MOVSX, SSE moves) in the fault handler while the page is held, instead of "           \
+      "single-stepping them (saves a second signal per miss); other instructions still step.")
 
 typedef enum dm_config_type {
     DM_CONFIG_INT,

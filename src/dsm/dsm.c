@@ -59,7 +59,15 @@
  * no application thread has progressed for 200 us (tp.h), so with one
  * thread per process the retried instruction runs first. With several
  * threads, another thread progressing could hand the page away in the
- * window; safety is unaffected.
+ * window; safety is unaffected. So an access that had to wait is pinned
+ * (DISTMEM_FAULT_STEP): messages that would take its page away are held
+ * back until the instruction has run once. Two ways to end the pin:
+ * the handler performs the instruction itself while it holds the serial
+ * lock, so no held-back message can run in between, moves RIP past it and
+ * releases the pin before returning (DISTMEM_FAULT_EMULATE; plain x86-64
+ * loads and stores, dm_dsm_emulate); or, for every other instruction, it
+ * returns with the trap flag set and the SIGTRAP after the instruction
+ * releases the pin (a second signal, about as dear as the first).
  *
  * Barriers and locks need no extra work for coherence: every write is
  * performed on the only writable copy, and every other copy was revoked
@@ -80,6 +88,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +107,7 @@
 #include "predict.h"
 #include "util.h"
 #include "status.h"
+#include "x86_insn.h"
 
 /* The runtime the signal handlers serve (one per process). */
 static _Atomic(dm_dsm_t *) dm_dsm_current;
@@ -789,11 +799,31 @@ static void dm_dsm_fault_fatal(dm_dsm_t *d, uint64_t page, const char *why)
 }
 
 /*
+ * Runs the faulting access itself (emulation), so that its pin need not
+ * outlive the handler. pre: serial lock held; the page's state allows the
+ * access; this thread holds a unit of pin for page and no other pin. So no
+ * message can take the page away while it runs. Returns 1 when it
+ * performed the access (the instruction is done: the caller gives the
+ * unit back at once), 0 to leave it to the processor under the pin.
+ * Never allocates.
+ */
+typedef int (*dm_dsm_perform_fn)(dm_dsm_t *d, uint64_t page, void *arg);
+
+/*
  * Makes page accessible for a read or a write by this thread. Returns 0,
  * or -1 when it cannot (the caller lets the process die). Runs in the
  * SIGBUS handler of the faulting thread; never allocates.
+ *
+ * The pin contract: when the access had to wait (want_pin), the WAKE gave
+ * this thread a unit of pin for page. If perform (may be NULL) runs the
+ * access under the serial lock, the unit goes back before returning and
+ * *pinned_p is 0: nothing is left to release. Otherwise the unit is
+ * recorded in this thread's pins and *pinned_p is 1: the caller must
+ * arrange for dm_dsm_unpin_mine once the faulting instruction has run
+ * (the single-step trap, dm_dsm_on_sigtrap).
  */
-static int dm_dsm_fault(dm_dsm_t *d, uint64_t page, int write, int want_pin, int *pinned_p)
+static int dm_dsm_fault(dm_dsm_t *d, uint64_t page, int write, int want_pin,
+                        dm_dsm_perform_fn perform, void *arg, int *pinned_p)
 {
     dm_dsm_waiter_t w = { .d = d, .page = page, .write = write };
     dm_dsm_page_t *pg = &d->pages[page];
@@ -825,10 +855,15 @@ static int dm_dsm_fault(dm_dsm_t *d, uint64_t page, int write, int want_pin, int
         }
         s = (dm_coh_state_t)atomic_load(&pg->state);
         if (dm_dsm_state_allows(s, write)) {
-            if (owned && dm_dsm_npinned < DM_DSM_PINS) {
+            if (owned && dm_dsm_npinned == 0 && perform != NULL && perform(d, page, arg)) {
+                /* the access ran here while the page was held: it has run once */
+                atomic_fetch_add_explicit(&d->st_emulated, 1, memory_order_relaxed);
+                dm_dsm_unpin(d, page);
+            } else if (owned && dm_dsm_npinned < DM_DSM_PINS) {
                 /* held until the retried instruction has run (dm_dsm_on_sigtrap) */
                 dm_dsm_pinned[dm_dsm_npinned++] = page;
                 *pinned_p = 1;
+                atomic_fetch_add_explicit(&d->st_stepped, 1, memory_order_relaxed);
             } else if (owned) {
                 dm_dsm_unpin(d, page);
             }
@@ -884,6 +919,185 @@ static int dm_dsm_fault(dm_dsm_t *d, uint64_t page, int write, int want_pin, int
 
 #define DM_DSM_EFLAGS_TF 0x100 /* x86 trap flag: single-step */
 
+#if defined(__x86_64__)
+/*
+ * Emulation of the faulting instruction (DISTMEM_FAULT_EMULATE). A pinned
+ * access normally costs a second signal: the handler returns with the
+ * trap flag set, the processor retries the instruction, and the SIGTRAP
+ * after it releases the pin. When the instruction is a plain load or
+ * store that x86_insn.h decodes, the handler instead performs it itself
+ * while it still holds the serial lock (the page cannot be revoked in
+ * between: every revocation is a message handled under that lock),
+ * writes the result into the interrupted context and moves RIP past the
+ * instruction, so the pin is released before the handler returns.
+ *
+ * Faithful to the processor: the access goes to the same address with one
+ * instruction of the same width (as atomic as the original); a load into
+ * a general register follows the architectural write rules
+ * (dm_x86_load_result); an XMM load of less than 16 bytes clears the
+ * rest of the 128 bits and leaves the AVX upper halves alone, as the
+ * legacy SSE encodings do. Anything it cannot vouch for falls back to the
+ * single step: an undecoded form, an address outside the faulting page or
+ * an access crossing its end, a misaligned movaps/movdqa (the processor
+ * raises #GP for it: let it), a decoded access whose direction is not the
+ * fault's, or a mapping that does not grant the access.
+ */
+
+/* The ucontext slot of each general register, in encoding order (RAX..R15). */
+static const int dm_dsm_greg[16] = {
+    REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
+    REG_R8,  REG_R9,  REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15,
+};
+
+/*
+ * The signal frame's FP area (uc_mcontext.fpregs) in the kernel's layout
+ * (asm/sigcontext.h, not included: it clashes with signal.h): the 512-byte
+ * fxsave image; when its software-reserved bytes carry MAGIC1, an xsave
+ * header follows, whose first word (XSTATE_BV) says which components the
+ * sigreturn restores from the frame; a clear SSE bit would reset the XMM
+ * registers to zero instead of loading what emulation wrote.
+ */
+#define DM_DSM_FP_SW_OFF     464         /* struct _fpx_sw_bytes: magic1 first */
+#define DM_DSM_FP_MAGIC1     0x46505853u
+#define DM_DSM_FP_XHDR_OFF   512         /* struct _header: xfeatures (XSTATE_BV) first */
+#define DM_DSM_XFEATURE_SSE  UINT64_C(2)
+
+typedef struct dm_dsm_emu {
+    ucontext_t *uc;
+    int         write; /* the fault was a write (page-fault error code) */
+} dm_dsm_emu_t;
+
+/* Loads size bytes at p into v with one instruction of that width. */
+static void dm_dsm_emu_load(const unsigned char *p, unsigned size, uint64_t v[2])
+{
+    uint64_t x = 0;
+
+    switch (size) {
+    case 1:
+        __asm__ volatile("movzbl (%1), %k0" : "=r"(x) : "r"(p) : "memory");
+        break;
+    case 2:
+        __asm__ volatile("movzwl (%1), %k0" : "=r"(x) : "r"(p) : "memory");
+        break;
+    case 4:
+        __asm__ volatile("movl (%1), %k0" : "=r"(x) : "r"(p) : "memory");
+        break;
+    case 8:
+        __asm__ volatile("movq (%1), %0" : "=r"(x) : "r"(p) : "memory");
+        break;
+    default:
+        __asm__ volatile("movdqu (%0), %%xmm0\n\tmovdqu %%xmm0, (%1)"
+                         : : "r"(p), "r"(v) : "xmm0", "memory");
+        return;
+    }
+    v[0] = x;
+    v[1] = 0;
+}
+
+/* Stores the low size bytes of v at p with one instruction of that width. */
+static void dm_dsm_emu_store(unsigned char *p, unsigned size, const uint64_t v[2])
+{
+    switch (size) {
+    case 1:
+        __asm__ volatile("movb %b0, (%1)" : : "q"(v[0]), "r"(p) : "memory");
+        break;
+    case 2:
+        __asm__ volatile("movw %w0, (%1)" : : "r"(v[0]), "r"(p) : "memory");
+        break;
+    case 4:
+        __asm__ volatile("movl %k0, (%1)" : : "r"(v[0]), "r"(p) : "memory");
+        break;
+    case 8:
+        __asm__ volatile("movq %0, (%1)" : : "r"(v[0]), "r"(p) : "memory");
+        break;
+    default:
+        __asm__ volatile("movdqu (%0), %%xmm0\n\tmovdqu %%xmm0, (%1)"
+                         : : "r"(v), "r"(p) : "xmm0", "memory");
+        break;
+    }
+}
+
+/* XMM register reg of the interrupted context as two 64-bit halves (low first). */
+static void dm_dsm_xmm_get(const unsigned char *fx, unsigned reg, uint64_t v[2])
+{
+    memcpy(v, fx + offsetof(struct _libc_fpstate, _xmm) + 16 * reg, 16);
+}
+
+static void dm_dsm_xmm_set(unsigned char *fx, unsigned reg, const uint64_t v[2])
+{
+    uint32_t magic;
+    uint64_t bv;
+
+    memcpy(fx + offsetof(struct _libc_fpstate, _xmm) + 16 * reg, v, 16);
+    memcpy(&magic, fx + DM_DSM_FP_SW_OFF, sizeof(magic));
+    if (magic == DM_DSM_FP_MAGIC1) {
+        memcpy(&bv, fx + DM_DSM_FP_XHDR_OFF, sizeof(bv));
+        bv |= DM_DSM_XFEATURE_SSE;
+        memcpy(fx + DM_DSM_FP_XHDR_OFF, &bv, sizeof(bv));
+    }
+}
+
+/* dm_dsm_perform_fn: the faulting instruction, emulated (see above). */
+static int dm_dsm_emulate(dm_dsm_t *d, uint64_t page, void *arg)
+{
+    dm_dsm_emu_t *e = arg;
+    greg_t *gr = e->uc->uc_mcontext.gregs;
+    unsigned char *fx = (unsigned char *)e->uc->uc_mcontext.fpregs;
+    uint64_t gpr[16], rip = (uint64_t)gr[REG_RIP], start = (uintptr_t)dm_dsm_app_page(d, page);
+    uint64_t ea, v[2] = { 0, 0 };
+    dm_x86_insn_t in;
+    int store;
+    unsigned i;
+
+    if (dm_x86_decode((const uint8_t *)(uintptr_t)rip, DM_X86_MAX_LEN, &in) != 0) {
+        return 0;
+    }
+    store = in.kind == DM_X86_STORE || in.kind == DM_X86_STORE_IMM;
+    if (store != e->write || (in.rclass == DM_X86_XMM && fx == NULL)) {
+        return 0;
+    }
+    for (i = 0; i < 16; i++) {
+        gpr[i] = (uint64_t)gr[dm_dsm_greg[i]];
+    }
+    ea = dm_x86_ea(&in, gpr, rip);
+    if (ea < start || ea - start > d->page_size - in.msize || (ea & (in.align - 1u)) != 0 ||
+        (store ? d->pages[page].map != DM_DSM_MAP_RW : d->pages[page].map == DM_DSM_MAP_NONE)) {
+        return 0;
+    }
+    if (store) {
+        if (in.kind == DM_X86_STORE_IMM) {
+            v[0] = in.imm;
+        } else if (in.rclass == DM_X86_XMM) {
+            dm_dsm_xmm_get(fx, in.reg, v);
+        } else {
+            v[0] = gpr[in.reg] >> (in.rclass == DM_X86_HIGH8 ? 8 : 0);
+        }
+        dm_dsm_emu_store((unsigned char *)(uintptr_t)ea, in.msize, v);
+    } else {
+        dm_dsm_emu_load((const unsigned char *)(uintptr_t)ea, in.msize, v);
+        if (in.rclass == DM_X86_XMM) {
+            uint64_t x[2];
+
+            dm_dsm_xmm_get(fx, in.reg, x);
+            if (in.kind == DM_X86_LOAD_ZX) {
+                x[0] = x[1] = 0; /* movss/movsd/movq/movd: the rest of the 128 bits cleared */
+                memcpy(x, v, in.msize);
+            } else {
+                x[0] = v[0];
+                x[1] = v[1];
+            }
+            dm_dsm_xmm_set(fx, in.reg, x);
+        } else {
+            greg_t *r = &gr[dm_dsm_greg[in.reg]];
+
+            *r = (greg_t)dm_x86_load_result(&in, (uint64_t)*r, v[0]);
+        }
+    }
+    gr[REG_RIP] = (greg_t)(rip + in.len);
+    return 1;
+}
+#endif
+
 /* Calls (or reinstates) the handler that was there before ours. */
 static void dm_dsm_chain(int sig, siginfo_t *si, void *uc, const struct sigaction *old)
 {
@@ -902,7 +1116,11 @@ static void dm_dsm_on_sigbus(int sig, siginfo_t *si, void *ucv)
     dm_dsm_t *d = atomic_load(&dm_dsm_current);
     int saved = errno, write, pinned, want_pin;
     uintptr_t a = (uintptr_t)si->si_addr;
+    dm_dsm_perform_fn perform = NULL;
     uint64_t page;
+#if defined(__x86_64__)
+    dm_dsm_emu_t emu = { .uc = ucv };
+#endif
 
     if (d == NULL || !dm_gas_contains(&d->gas, si->si_addr, 1)) {
         dm_dsm_chain(sig, si, ucv, &dm_dsm_old_bus);
@@ -924,10 +1142,16 @@ static void dm_dsm_on_sigbus(int sig, siginfo_t *si, void *ucv)
      */
 #if defined(__x86_64__)
     want_pin = d->step;
+    if (d->emulate) {
+        /* run the instruction here while the page is held: no single step (dm_dsm_emulate) */
+        emu.write = write;
+        perform = dm_dsm_emulate;
+    }
+    if (dm_dsm_fault(d, page, write, want_pin, perform, &emu, &pinned) == 0 && pinned) {
 #else
     want_pin = 0;
+    if (dm_dsm_fault(d, page, write, want_pin, perform, NULL, &pinned) == 0 && pinned) {
 #endif
-    if (dm_dsm_fault(d, page, write, want_pin, &pinned) == 0 && pinned) {
 #if defined(__x86_64__)
         /* trap after the faulting instruction has run once: dm_dsm_on_sigtrap */
         ((ucontext_t *)ucv)->uc_mcontext.gregs[REG_EFL] |= DM_DSM_EFLAGS_TF;
@@ -1045,6 +1269,7 @@ dm_status_t dm_dsm_create(dm_tp_t *tp, const dm_config_t *cfg, dm_dsm_t **dsm_p)
     d->prefetch = (int)cfg->prefetch;
 #if defined(__x86_64__)
     d->step = cfg->fault_step;
+    d->emulate = cfg->fault_emulate;
 #endif
     d->uffd = -1;
     d->scratch_page = UINT64_MAX;
@@ -1182,6 +1407,9 @@ void dm_dsm_destroy(dm_dsm_t *d)
     if (d == NULL) {
         return;
     }
+    DM_INFO("fault path: %llu pinned accesses emulated, %llu single-stepped",
+            (unsigned long long)atomic_load(&d->st_emulated),
+            (unsigned long long)atomic_load(&d->st_stepped));
     sigaction(SIGBUS, &dm_dsm_old_bus, NULL);
     sigaction(SIGSEGV, &dm_dsm_old_segv, NULL);
     sigaction(SIGTRAP, &dm_dsm_old_trap, NULL);

@@ -99,6 +99,7 @@ struct dm_dsm {
     dm_dsm_deferred_t deferred[DM_DSM_DEFER_MAX]; /* in arrival order */
     unsigned          ndeferred;
     int               step;    /* DISTMEM_FAULT_STEP: pin woken pages for one instruction */
+    int               emulate; /* DISTMEM_FAULT_EMULATE: run that instruction in the handler */
     dm_dsm_region_t  *regions; /* dm_alloc regions, sorted by first */
     size_t            nregions, regions_cap;
     atomic_int        ntransient; /* pages of this node in a transient state */
@@ -109,6 +110,8 @@ struct dm_dsm {
     dm_heap_t         heap;
 
     atomic_uint_fast64_t st_read, st_write, st_prefetch, st_sent, st_self, st_retry;
+    /* pinned accesses run by the handler (emulated) or by the processor, single-stepped */
+    atomic_uint_fast64_t st_emulated, st_stepped;
 
     /*
      * The cache budget (DISTMEM_CACHE_SIZE; serial lock). ncached: pages

@@ -23,6 +23,7 @@ LAST=$((N - 1))
 PROG=$(basename "$DSM")
 # MODE ft-X: mode X under first-touch home placement
 # MODE cache-X: mode X with a cache budget of 64 pages per rank (evictions)
+# MODE noemu-X: mode X with DISTMEM_FAULT_EMULATE=no (single step only)
 case $MODE in
 ft-*) MODE=${MODE#ft-}; DISTMEM_PLACEMENT=first-touch; export DISTMEM_PLACEMENT ;;
 cache-*) MODE=${MODE#cache-}; DISTMEM_CACHE_SIZE=256K; export DISTMEM_CACHE_SIZE ;;
@@ -32,15 +33,21 @@ cache-*) MODE=${MODE#cache-}; DISTMEM_CACHE_SIZE=256K; export DISTMEM_CACHE_SIZE
 store-*) MODE=${MODE#store-}; STORE=1
     DISTMEM_HOME_MEMORY=256K; DISTMEM_STORE_SIZE=64M; DISTMEM_CACHE_SIZE=$((N * 256))K
     export DISTMEM_HOME_MEMORY DISTMEM_STORE_SIZE DISTMEM_CACHE_SIZE ;;
+noemu-*) MODE=${MODE#noemu-}; DISTMEM_FAULT_EMULATE=no; export DISTMEM_FAULT_EMULATE ;;
 esac
 # bigdata: the ranks' statistics (info level) must show evictions
 [ "$MODE" != bigdata ] || { DISTMEM_LOG_LEVEL=info; export DISTMEM_LOG_LEVEL; }
+# emulate: one fault per page (no read-ahead); the fault path's counts (info level)
+[ "$MODE" != emulate ] || {
+    DISTMEM_LOG_LEVEL=info; DISTMEM_PREFETCH=0; export DISTMEM_LOG_LEVEL DISTMEM_PREFETCH
+}
 set -- run -n "$N" --timeout 100s --grace 60s
 [ "$TLS" = default ] || set -- "$@" --tls "$TLS"
 set -- "$@" -- "$DSM" "$MODE"
 [ -z "$ARG" ] || set -- "$@" "$ARG"
 what="$PROG $MODE${ARG:+ $ARG}, $N ranks, tls $TLS${DISTMEM_PLACEMENT:+, $DISTMEM_PLACEMENT}"
 what="$what${DISTMEM_CACHE_SIZE:+, cache $DISTMEM_CACHE_SIZE}"
+what="$what${DISTMEM_FAULT_EMULATE:+, emulation $DISTMEM_FAULT_EMULATE}"
 start=$(now)
 bounded 120 "$DISTMEM" "$@" >"$TMPD/run.out" 2>"$TMPD/run.err"
 rc=$?
@@ -114,6 +121,28 @@ kill)
             [ "$disk" -eq "$N" ] ||
                 fail "$what: $disk of $N ranks kept 192 or more home pages on disk (want all)"
         fi
+    fi
+    if [ "$MODE" = emulate ]; then
+        # ranks 0 and 1 took turns as accessor: each says how many of its
+        # accesses must have been emulated; the runtime's count must reach it
+        # (or be 0, all single-stepped, with emulation off)
+        for r in 0 1; do
+            must=$(sed -n "s/^$PROG emulate: rank $r must emulate \([0-9]*\) accesses\$/\1/p" \
+                   "$TMPD/run.out")
+            line=$(grep "^distmem\[$r\] info: fault path: " "$TMPD/run.err")
+            emu=$(echo "$line" | sed -n 's/.*: \([0-9]*\) pinned accesses emulated.*/\1/p')
+            step=$(echo "$line" | sed -n 's/.* \([0-9]*\) single-stepped.*/\1/p')
+            [ -n "$must" ] && [ -n "$emu" ] && [ -n "$step" ] ||
+                fail "$what: rank $r: no count of emulated accesses"
+            if [ "${DISTMEM_FAULT_EMULATE:-yes}" = no ]; then
+                [ "$emu" -eq 0 ] && [ "$step" -ge "$must" ] ||
+                    fail "$what: rank $r: $emu emulated, $step stepped; want 0 and >= $must"
+            else
+                [ "$emu" -ge "$must" ] ||
+                    fail "$what: rank $r: $emu accesses emulated, want >= $must"
+            fi
+            what="$what; rank $r: $emu emulated, $step stepped (must emulate $must)"
+        done
     fi
     echo "ok: $what ($took s)"
     ;;
