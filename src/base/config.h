@@ -80,6 +80,10 @@
       "With HOME_MEMORY set: MB/s that page moves between DRAM and disk may use (0: no "      \
       "budget, a page is brought to DRAM when used). With a budget, a worker thread moves "   \
       "pages in the background and an access is served from where the page is.")             \
+    X(RMA_DIRECT, rma_direct, ENUM, "auto", "auto|yes|no",                                   \
+      "One-sided operations on pages homed at another rank of this host read and write its "  \
+      "home memory directly (a shared file, a per-page word) when no copy is cached, without " \
+      "a message. auto: unless UCX_TLS leaves shared memory out (e.g. UCX_TLS=tcp).")          \
     X(PREFETCH, prefetch, INT, "8", "0..64",                                                  \
       "Pages read ahead when a thread's read faults walk memory sequentially (0: off).")      \
     X(FAULT_STEP, fault_step, BOOL, "yes", "",                                                \
@@ -123,6 +127,7 @@ typedef struct dm_config {
 
 /* Enum indices for the ENUM entries above (must follow the choices' order). */
 enum { DM_BOOTSTRAP_AUTO, DM_BOOTSTRAP_RDV, DM_BOOTSTRAP_PMIX, DM_BOOTSTRAP_SINGLE };
+enum { DM_RMA_DIRECT_AUTO, DM_RMA_DIRECT_YES, DM_RMA_DIRECT_NO };
 
 /*
  * Fills *cfg from envp (NULL-terminated "NAME=value" strings, as environ).

@@ -492,7 +492,17 @@ static void dm_dsm_dispatch(dm_dsm_t *d, int src, dm_coh_msg_type_t type, uint64
                          (unsigned long long)page);
             return;
         }
-        st = dm_coh_home_msg(&e->dir, type, src, dm_dsm_emit, &x);
+        if (src == d->rank) {
+            e->rma_served = 0; /* this node uses the page again (rma.c's hand-over) */
+        }
+        if (d->direct_home) {
+            /* home memory and the directory change only under the page's word (direct.c) */
+            dm_dsm_direct_hold(d, page);
+            st = dm_coh_home_msg(&e->dir, type, src, dm_dsm_emit, &x);
+            dm_dsm_direct_release(d, page);
+        } else {
+            st = dm_coh_home_msg(&e->dir, type, src, dm_dsm_emit, &x);
+        }
     } else {
         dm_coh_state_t old = (dm_coh_state_t)atomic_load(&d->pages[page].state), s = old;
 
@@ -560,22 +570,32 @@ static void dm_dsm_evict(dm_dsm_t *d)
     while (d->ncached > d->cache_pages && tries-- > 0 && d->fifo_len > 0) {
         uint64_t e = d->fifo[d->fifo_head], page = e >> 16;
         dm_dsm_page_t *pg = &d->pages[page];
-        dm_coh_state_t s = (dm_coh_state_t)atomic_load(&pg->state);
 
         d->fifo_head = (d->fifo_head + 1) % d->fifo_cap;
         d->fifo_len--;
         if (pg->fgen != (uint16_t)e || pg->map == DM_DSM_MAP_NONE) {
             continue; /* stale: that copy is gone */
         }
-        if ((s != DM_COH_S && s != DM_COH_M) || pg->pin > 0 || pg->waiting > 0 || pg->rmaq ||
-            (s == DM_COH_M && dm_dsm_wb_find(d, UINT64_MAX) < 0)) {
+        if (!dm_dsm_drop_copy(d, page)) {
             d->fifo[(d->fifo_head + d->fifo_len) % d->fifo_cap] = e;
             d->fifo_len++;
             continue;
         }
-        dm_dsm_local(d, page, DM_COH_EVICT);
         atomic_fetch_add_explicit(&d->st_evict, 1, memory_order_relaxed);
     }
+}
+
+int dm_dsm_drop_copy(dm_dsm_t *d, uint64_t page)
+{
+    dm_dsm_page_t *pg = &d->pages[page];
+    dm_coh_state_t s = (dm_coh_state_t)atomic_load(&pg->state);
+
+    if ((s != DM_COH_S && s != DM_COH_M) || pg->map == DM_DSM_MAP_NONE || pg->pin > 0 ||
+        pg->waiting > 0 || pg->rmaq || (s == DM_COH_M && dm_dsm_wb_find(d, UINT64_MAX) < 0)) {
+        return 0;
+    }
+    dm_dsm_local(d, page, DM_COH_EVICT);
+    return 1;
 }
 
 void dm_dsm_drain(dm_dsm_t *d)
@@ -1320,17 +1340,20 @@ dm_status_t dm_dsm_create(dm_tp_t *tp, const dm_config_t *cfg, dm_dsm_t **dsm_p)
     d->pages = dm_dsm_map_meta(d->meta_bytes);
     d->dirs = dm_dsm_map_meta(d->dirs_bytes);
     d->scratch = aligned_alloc(d->page_size, d->page_size);
+    /* write-back slots: evictions (cache budget) and hand-overs to same-host ranks (rma.c) */
+    d->wb_mem = aligned_alloc(d->page_size, (size_t)DM_DSM_WB << d->page_shift);
+    for (int i = 0; i < DM_DSM_WB; i++) {
+        d->wb_page[i] = UINT64_MAX;
+    }
+    if (d->wb_mem == NULL) {
+        st = dm_error_set(DM_ERR_NO_MEMORY, "write-back slots");
+        goto err_maps;
+    }
     if (cfg->cache_size != 0) {
-        int i;
-
         d->cache_pages = DM_MAX(cfg->cache_size >> d->page_shift, (uint64_t)64);
         d->fifo_cap = 2 * d->cache_pages + 1024;
         d->fifo = malloc(d->fifo_cap * sizeof(*d->fifo));
-        d->wb_mem = aligned_alloc(d->page_size, (size_t)DM_DSM_WB << d->page_shift);
-        for (i = 0; i < DM_DSM_WB; i++) {
-            d->wb_page[i] = UINT64_MAX;
-        }
-        if (d->fifo == NULL || d->wb_mem == NULL) {
+        if (d->fifo == NULL) {
             st = dm_error_set(DM_ERR_NO_MEMORY, "cache bookkeeping for %llu pages",
                               (unsigned long long)d->cache_pages);
             goto err_maps;
@@ -1455,6 +1478,8 @@ void dm_dsm_stats(dm_dsm_t *d, dm_dsm_stats_t *s)
     s->rma_home_direct = atomic_load(&d->st_rma_home_direct);
     s->rma_home_queued = atomic_load(&d->st_rma_home_queued);
     s->rma_batches = atomic_load(&d->st_rma_batches);
+    s->rma_direct = atomic_load(&d->st_rma_direct);
+    s->rma_hand_over = atomic_load(&d->st_rma_hand_over);
 }
 
 int dm_dsm_home(dm_dsm_t *d, const void *p)

@@ -46,6 +46,8 @@ typedef struct dm_dsm_dirent {
     struct dm_dsm_dirent  *prev, *next;
     /* one-sided operations waiting at the home for this page, in arrival order (rma.c) */
     struct dm_rma_op      *rma_head, *rma_tail;
+    /* one-sided operations of same-host ranks served from this node's copy (rma.c) */
+    uint8_t                rma_served;
 } dm_dsm_dirent_t;
 
 /* Protocol message header; the page's data, when it travels, is the payload. */
@@ -164,7 +166,28 @@ struct dm_dsm {
     uint32_t           *sid_free;    /* sids of freed pages */
     uint64_t            nsid_free, sid_next, store_npages;
     unsigned char      *stage;       /* DM_DSM_STAGES staging pages */
+
+    /*
+     * Same-host direct access (direct.c). home_mem is then a shared file
+     * of home_bytes bytes mapped by the ranks of this host, with dwords
+     * (one word per page) after the home memory. Set at start, read-only
+     * after.
+     */
+    size_t              home_bytes;    /* home_mem's mapping */
+    int                 direct_home;   /* this rank's home memory is shared: hold words */
+    int                 direct_leader; /* the rank of this host that discards freed pages; -1 */
+    uint8_t            *direct_peer;   /* [nranks]: 1 where that rank's pages may be accessed directly */
+    int                *direct_pidfd;  /* [nranks]: pidfd of each such rank (its death), else -1 */
+    unsigned            direct_ops;    /* direct operations since the last check; serial lock */
+    _Atomic uint64_t   *dwords;        /* [npages] page words (direct.c's essay) */
+    atomic_uint_fast64_t st_rma_direct; /* one-sided operations run on a same-host home's memory */
+    atomic_uint_fast64_t st_rma_hand_over; /* copies of this home dropped for them (rma.c) */
 };
+
+/* The page word (direct.c): the state in bits 0-1, held bit, sequence above. */
+enum { DM_DSM_DW_U = 0, DM_DSM_DW_S = 1, DM_DSM_DW_X = 2 };
+#define DM_DSM_DW_STATE 3u
+#define DM_DSM_DW_HELD  4u
 
 /* Staging buffers of homemem.c: a page read from the store stays in its stage until reused. */
 enum { DM_DSM_STAGE_INSTALL = 0, DM_DSM_STAGE_SEND, DM_DSM_STAGE_RMA, DM_DSM_STAGE_WRITE,
@@ -208,6 +231,14 @@ void dm_dsm_break(dm_dsm_t *d, const char *fmt, ...) __attribute__((format(print
 /* Feeds a local READ or WRITE for page into the state machine. pre: serial lock, state stable. */
 void dm_dsm_local(dm_dsm_t *d, uint64_t page, dm_coh_local_t ev);
 
+/*
+ * Drops this node's copy of page now (a write-back first if written), as
+ * the cache budget would, when nothing holds it (a pin, a waiter, queued
+ * one-sided operations, a transient state, no free write-back slot).
+ * Returns 1 when it did. pre: serial lock; the caller drains.
+ */
+int dm_dsm_drop_copy(dm_dsm_t *d, uint64_t page);
+
 /* Handles every message this rank sent itself. pre: serial lock. */
 void dm_dsm_drain(dm_dsm_t *d);
 
@@ -243,6 +274,32 @@ dm_status_t dm_dsm_place_lookup(dm_dsm_t *d, uint64_t first, uint64_t touched, u
 dm_status_t dm_dsm_place_init(dm_dsm_t *d, const dm_config_t *cfg);
 void dm_dsm_place_forget(dm_dsm_t *d, uint64_t first, uint64_t npages);
 void dm_dsm_place_cleanup(dm_dsm_t *d);
+
+/*
+ * direct.c: set up home memory (home_mem: shared with the ranks of this
+ * host when DISTMEM_RMA_DIRECT allows and they can map it, else private);
+ * collective, every rank calls it (homemem.c's init) whatever its mode.
+ * cleanup frees the tables (homemem.c unmaps home_mem).
+ */
+dm_status_t dm_dsm_direct_init(dm_dsm_t *d, const dm_config_t *cfg);
+void dm_dsm_direct_cleanup(dm_dsm_t *d);
+
+/*
+ * direct.c, at the home (direct_home set): hold takes page's word before
+ * home memory is read or written or the directory changes; release
+ * publishes the directory's state then. discard: freed pages read as
+ * zeros again (home memory and words). pre: serial lock.
+ */
+void dm_dsm_direct_hold(dm_dsm_t *d, uint64_t page);
+void dm_dsm_direct_release(dm_dsm_t *d, uint64_t page);
+void dm_dsm_direct_discard(dm_dsm_t *d, uint64_t first, uint64_t npages);
+
+/* direct.c: marks failed the same-host peers that exited. pre: serial lock. */
+void dm_dsm_direct_check(dm_dsm_t *d);
+#define DM_DSM_DIRECT_CHECK 256 /* direct operations between two checks */
+
+/* direct.c: the word state (DM_DSM_DW_*) page's directory entry stands for. pre: serial lock. */
+unsigned dm_dsm_direct_state(const dm_dsm_t *d, uint64_t page);
 
 /* rma.c: the page's state changed at this node; run what waits for it. pre: serial lock. */
 void dm_rma_page_changed(dm_dsm_t *d, uint64_t page);

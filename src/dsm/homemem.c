@@ -2,9 +2,12 @@
  * Home memory: where a home keeps the data of the pages it is home of.
  *
  * Without a budget (DISTMEM_HOME_MEMORY=0, the default) that is home_mem,
- * a private NORESERVE mapping as large as the address space: a page's data
- * sits at its offset, the kernel gives memory to the pages written, and
- * the protocol reads and writes it in place.
+ * a NORESERVE mapping as large as the address space: a page's data sits at
+ * its offset, the kernel gives memory to the pages written, and the
+ * protocol reads and writes it in place. The ranks of one host share it
+ * (one file, direct.c) when they can, so their one-sided operations may
+ * access each other's home pages without messages; otherwise it is
+ * private.
  *
  * With a budget, the data lives in a tiered page store (src/store/store.h):
  * a DRAM tier of DISTMEM_HOME_MEMORY bytes over an NVMe tier of
@@ -66,12 +69,10 @@ dm_status_t dm_dsm_homemem_init(dm_dsm_t *d, const dm_config_t *cfg)
     dm_status_t st;
 
     d->home_mem = NULL;
-    if (cfg->home_memory == 0) {
-        d->home_mem = dm_dsm_map_meta(d->gas.size);
-        if (d->home_mem == NULL) {
-            return dm_error_set(DM_ERR_NO_MEMORY, "home memory for %zu bytes", d->gas.size);
-        }
-        return DM_OK;
+    /* collective: in place, home memory may be shared with this host's ranks (direct.c) */
+    st = dm_dsm_direct_init(d, cfg);
+    if (st != DM_OK || cfg->home_memory == 0) {
+        return st;
     }
     dram_pages = cfg->home_memory >> d->page_shift;
     nvme_pages = cfg->store_size >> d->page_shift;
@@ -137,9 +138,10 @@ dm_status_t dm_dsm_homemem_init(dm_dsm_t *d, const dm_config_t *cfg)
 void dm_dsm_homemem_cleanup(dm_dsm_t *d)
 {
     if (d->home_mem != NULL) {
-        munmap(d->home_mem, d->gas.size);
+        munmap(d->home_mem, d->home_bytes);
         d->home_mem = NULL;
     }
+    dm_dsm_direct_cleanup(d);
     if (d->store != NULL) {
         dm_store_destroy(d->store); /* removes the NVMe file */
         d->store = NULL;
@@ -246,6 +248,10 @@ void dm_dsm_homemem_discard(dm_dsm_t *d, uint64_t first, uint64_t npages)
 {
     uint64_t p;
 
+    if (d->store == NULL && d->direct_home) {
+        dm_dsm_direct_discard(d, first, npages); /* a shared file: MADV_DONTNEED keeps its data */
+        return;
+    }
     if (d->store == NULL) {
         madvise(dm_dsm_home_page(d, first), (size_t)npages << d->page_shift, MADV_DONTNEED);
         return;

@@ -521,17 +521,23 @@ static int dm_rma_try(dm_dsm_t *d, int src, const dm_rma_hdr_t *h, const void *d
     } else {
         return 0;
     }
+    if (home && d->direct_home) {
+        dm_dsm_direct_hold(d, page); /* ranks of this host may be using home memory (direct.c) */
+    }
     if (h->op == DM_RMA_GET) {
         /* answered straight from the page: posting copies it */
         dm_rma_reply(d, src, h, DM_OK, 0, mem + (h->addr & (d->page_size - 1)));
-        return 1;
+    } else {
+        old = dm_rma_apply(d, mem, h, data, NULL);
+        if (home && dm_dsm_homemem_end(d, page, mem, write) != 0) {
+            dm_rma_reply(d, src, h, DM_ERR_IO, 0, NULL);
+        } else {
+            dm_rma_reply(d, src, h, DM_OK, old, NULL);
+        }
     }
-    old = dm_rma_apply(d, mem, h, data, NULL);
-    if (home && dm_dsm_homemem_end(d, page, mem, write) != 0) {
-        dm_rma_reply(d, src, h, DM_ERR_IO, 0, NULL);
-        return 1;
+    if (home && d->direct_home) {
+        dm_dsm_direct_release(d, page);
     }
-    dm_rma_reply(d, src, h, DM_OK, old, NULL);
     return 1;
 }
 
@@ -558,6 +564,37 @@ void dm_rma_page_changed(dm_dsm_t *d, uint64_t page)
         atomic_fetch_add_explicit(&d->st_rma_home_queued, 1, memory_order_relaxed);
     }
     d->pages[page].rmaq = 0;
+}
+
+/*
+ * The hand-over to same-host peers. Their operations run on home memory
+ * without a message (direct.c) only while no node holds a copy; the home's
+ * own copy, typically from initializing the data with plain stores, would
+ * send every one of them through the home. So after DM_RMA_HAND_OVER
+ * operations of same-host ranks were served from this node's copy with no
+ * use of the page by this node in between (dsm.c resets the count when
+ * this node asks for the page again), the copy is dropped (written back
+ * first), and later operations go direct. pre: serial lock.
+ */
+#define DM_RMA_HAND_OVER 8
+
+static void dm_rma_hand_over(dm_dsm_t *d, int src, uint64_t page)
+{
+    dm_dsm_dirent_t *e = d->dirs[page];
+
+    if (src == d->rank || d->direct_peer == NULL || !d->direct_peer[src] || e == NULL ||
+        atomic_load(&d->pages[page].state) == DM_COH_I) {
+        return;
+    }
+    if (e->rma_served < DM_RMA_HAND_OVER) {
+        e->rma_served++;
+        return;
+    }
+    if (dm_dsm_drop_copy(d, page)) {
+        e->rma_served = 0;
+        atomic_fetch_add_explicit(&d->st_rma_hand_over, 1, memory_order_relaxed);
+        dm_dsm_drain(d);
+    }
 }
 
 /*
@@ -607,6 +644,7 @@ static void dm_rma_serve(dm_dsm_t *d, int src, const dm_rma_hdr_t *h, const void
     }
     if (!d->pages[page].rmaq && dm_rma_try(d, src, h, data)) {
         atomic_fetch_add_explicit(&d->st_rma_home_direct, 1, memory_order_relaxed);
+        dm_rma_hand_over(d, src, page);
         return;
     }
     e = dm_dsm_dirent(d, page);
@@ -805,6 +843,88 @@ static int dm_rma_window_open(void *arg)
     return atomic_load_explicit(&d->rma_inflight, memory_order_acquire) < DM_RMA_WINDOW;
 }
 
+#define DM_RMA_DIRECT_TRIES 16 /* word reads before a direct operation gives way to a message */
+
+/*
+ * Runs h on the home memory of page's home, a rank of this host, under
+ * the page's word (direct.c's essay): a get or fetch when the word says U
+ * or S (a seqlock read), anything else only in U, holding the word.
+ * Returns 1 when done (*old_p: the word before an atomic), 0 when h must
+ * go as a message. pre: serial lock, nothing of ours in flight.
+ */
+static int dm_rma_direct(dm_dsm_t *d, const dm_rma_hdr_t *h, const void *data, void *out,
+                         int64_t *old_p)
+{
+    uint64_t page = h->addr >> d->page_shift, v, v2;
+    _Atomic uint64_t *w = &d->dwords[page];
+    unsigned char *mem = dm_dsm_home_page(d, page);
+    int write = dm_rma_writes(h->op);
+
+    for (int i = 0; i < DM_RMA_DIRECT_TRIES; i++) {
+        v = atomic_load_explicit(w, memory_order_acquire);
+        if ((v & DM_DSM_DW_HELD) != 0) {
+            __builtin_ia32_pause();
+            continue;
+        }
+        if ((v & DM_DSM_DW_STATE) == DM_DSM_DW_X ||
+            (write && (v & DM_DSM_DW_STATE) != DM_DSM_DW_U)) {
+            return 0;
+        }
+        if (!write) {
+            *old_p = dm_rma_apply(d, mem, h, data, out);
+            atomic_thread_fence(memory_order_acquire);
+            v2 = atomic_load_explicit(w, memory_order_relaxed);
+            if (v2 == v) {
+                return 1; /* no release in between: what was copied is the current data */
+            }
+            continue;
+        }
+        if (atomic_compare_exchange_weak_explicit(w, &v, v | DM_DSM_DW_HELD,
+                                                  memory_order_acquire, memory_order_relaxed)) {
+            *old_p = dm_rma_apply(d, mem, h, data, out);
+            atomic_store_explicit(w, (v | 7u) + 1u, memory_order_release); /* still U */
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Runs h without a message when it can: on this process's own copy when it
+ * grants the access (the local shortcut), or on the home memory of a
+ * same-host home (dm_rma_direct); only with nothing of ours in flight, so
+ * nothing issued earlier is overtaken. Returns 1 when done (*old_p: the
+ * word before an atomic; a get's bytes in out). pre: serial lock.
+ */
+static int dm_rma_here(dm_dsm_t *d, const dm_rma_hdr_t *h, const void *data, void *out,
+                       int64_t *old_p)
+{
+    uint64_t page = h->addr >> d->page_shift;
+    int home = dm_dsm_home_of(d, page);
+    dm_coh_state_t s = (dm_coh_state_t)atomic_load(&d->pages[page].state);
+
+    if (atomic_load_explicit(&d->rma_inflight, memory_order_relaxed) != 0) {
+        return 0;
+    }
+    if (!d->pages[page].rmaq && dm_dsm_state_allows(s, dm_rma_writes(h->op))) {
+        *old_p = dm_rma_apply(d, dm_dsm_app_page(d, page), h, data, out);
+        atomic_fetch_add_explicit(&d->st_rma_local, 1, memory_order_relaxed);
+        return 1;
+    }
+    if (home < 0 || d->direct_peer == NULL || !d->direct_peer[home]) {
+        return 0;
+    }
+    if (++d->direct_ops % DM_DSM_DIRECT_CHECK == 0) {
+        dm_dsm_direct_check(d); /* no message tells us that a home died */
+    }
+    /* a failed home: the message path reports it */
+    if (dm_tp_peer_failed(d->tp, home) || !dm_rma_direct(d, h, data, out, old_p)) {
+        return 0;
+    }
+    atomic_fetch_add_explicit(&d->st_rma_direct, 1, memory_order_relaxed);
+    return 1;
+}
+
 /*
  * Issues one operation on one page, part of request r (NULL for a put
  * nobody waits for). pre: serial lock, and room in the window.
@@ -814,18 +934,13 @@ static dm_status_t dm_rma_one(dm_dsm_t *d, struct dm_request *r, const dm_rma_hd
 {
     uint64_t page = h->addr >> d->page_shift;
     int home = dm_dsm_home_of(d, page);
-    dm_coh_state_t s = (dm_coh_state_t)atomic_load(&d->pages[page].state);
+    int64_t old = 0;
     dm_status_t st;
 
-    if (atomic_load_explicit(&d->rma_inflight, memory_order_relaxed) == 0 &&
-        !d->pages[page].rmaq && dm_dsm_state_allows(s, dm_rma_writes(h->op))) {
-        int64_t old = dm_rma_apply(d, dm_dsm_app_page(d, page), h, data,
-                                   r != NULL && r->buf != NULL ? r->buf + h->roff : NULL);
-
+    if (dm_rma_here(d, h, data, r != NULL && r->buf != NULL ? r->buf + h->roff : NULL, &old)) {
         if (r != NULL) {
             r->value = old;
         }
-        atomic_fetch_add_explicit(&d->st_rma_local, 1, memory_order_relaxed);
         return DM_OK;
     }
     atomic_fetch_add_explicit(&d->rma_inflight, 1, memory_order_relaxed);
@@ -840,6 +955,40 @@ static dm_status_t dm_rma_one(dm_dsm_t *d, struct dm_request *r, const dm_rma_hd
     st = dm_rma_out_add(d, home, h, data);
     atomic_fetch_add_explicit(&d->st_rma_remote, 1, memory_order_relaxed);
     return st;
+}
+
+/*
+ * The fast path of a call on one page: when the operation can run here
+ * (dm_rma_here), it runs under one take of the serial lock, without a
+ * request. Returns 1 when done, 0 when the call must take the full path
+ * (which also reports every error). out and data must not be distmem
+ * memory (no fault under the serial lock). pre: no serial lock.
+ */
+static int dm_rma_fast(dm_dsm_t *d, uint8_t op, const void *gaddr, size_t len, const void *data,
+                       void *out, int64_t a, int64_t b, int64_t *old_p)
+{
+    uint64_t off, page, end;
+    dm_rma_hdr_t h;
+    int done;
+
+    if (len == 0 || gaddr == NULL || !dm_gas_contains(&d->gas, gaddr, len)) {
+        return 0;
+    }
+    off = (uintptr_t)gaddr - d->gas.base;
+    page = off >> d->page_shift;
+    if (((off + len - 1) >> d->page_shift) != page || dm_dsm_home_of(d, page) < 0) {
+        return 0;
+    }
+    memset(&h, 0, sizeof(h));
+    h.op = op;
+    h.len = (uint32_t)len;
+    h.addr = off;
+    h.a = a;
+    h.b = b;
+    dm_tp_serial_enter(d->tp);
+    done = dm_dsm_alloc_span(d, page, page, &end) == 0 && dm_rma_here(d, &h, data, out, old_p);
+    dm_tp_serial_leave(d->tp);
+    return done;
 }
 
 /*
@@ -986,6 +1135,19 @@ dm_status_t dm_dsm_put(dm_dsm_t *d, void *dst, const void *src, size_t len,
     if (len > 0 && src == NULL) {
         return dm_error_set(DM_ERR_INVALID_PARAM, "dm_put: NULL source");
     }
+    if (!dm_rma_needs_bounce(d, src, len) &&
+        dm_rma_fast(d, DM_RMA_PUT, dst, len, src, NULL, 0, 0, &(int64_t){ 0 })) {
+        if (req_p != NULL) {
+            /* done already: a completed request */
+            if ((r = malloc(sizeof(*r))) == NULL) {
+                return dm_error_set(DM_ERR_NO_MEMORY, "dm_put_nb: request");
+            }
+            dm_rma_req_init(r, 1);
+            atomic_store(&r->done, 1);
+            *req_p = r;
+        }
+        return DM_OK;
+    }
     if (len > 0 && (st = dm_rma_check(d, "dm_put", dst, len, &off)) != DM_OK) {
         return st;
     }
@@ -1032,6 +1194,18 @@ dm_status_t dm_dsm_get(dm_dsm_t *d, void *dst, const void *src, size_t len,
 
     if (len > 0 && dst == NULL) {
         return dm_error_set(DM_ERR_INVALID_PARAM, "dm_get: NULL destination");
+    }
+    if (!dm_rma_needs_bounce(d, dst, len) &&
+        dm_rma_fast(d, DM_RMA_GET, src, len, NULL, dst, 0, 0, &(int64_t){ 0 })) {
+        if (req_p != NULL) {
+            if ((r = malloc(sizeof(*r))) == NULL) {
+                return dm_error_set(DM_ERR_NO_MEMORY, "dm_get_nb: request");
+            }
+            dm_rma_req_init(r, 1);
+            atomic_store(&r->done, 1);
+            *req_p = r;
+        }
+        return DM_OK;
     }
     if (len > 0 && (st = dm_rma_check(d, "dm_get", src, len, &off)) != DM_OK) {
         return st;
@@ -1115,6 +1289,9 @@ dm_status_t dm_dsm_atomic(dm_dsm_t *d, dm_dsm_amo_t op, int64_t *addr, int64_t a
     if (((uintptr_t)addr & 7) != 0) {
         return dm_error_set(DM_ERR_INVALID_PARAM, "atomic on %p: not an 8-byte aligned word",
                             (void *)addr);
+    }
+    if (dm_rma_fast(d, ops[op], addr, 8, NULL, NULL, a, b, old_p != NULL ? old_p : &r.value)) {
+        return DM_OK;
     }
     if ((st = dm_rma_check(d, "atomic", addr, 8, &off)) != DM_OK) {
         return st;

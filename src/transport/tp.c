@@ -629,6 +629,25 @@ int dm_tp_nfailed(dm_tp_t *tp)
     return atomic_load_explicit(&tp->nfailed, memory_order_relaxed);
 }
 
+/*
+ * A send to dst that UCX refused at once. Other than a lack of memory or a
+ * bad argument, that means the endpoint broke (the peer died or became
+ * unreachable before its error callback ran): dst is marked failed, so
+ * the caller gets DM_ERR_PEER_FAILED, as from every other path.
+ */
+static dm_status_t dm_tp_send_refused(dm_tp_t *tp, int dst, const char *what, ucs_status_t ust)
+{
+    char reason[96];
+
+    if (ust == UCS_ERR_NO_MEMORY || ust == UCS_ERR_INVALID_PARAM) {
+        return dm_error_set(DM_ERR_TRANSPORT, "%s to rank %d: %s", what, dst,
+                            ucs_status_string(ust));
+    }
+    snprintf(reason, sizeof(reason), "%s failed: %s", what, ucs_status_string(ust));
+    dm_tp_peer_fail(tp, dst, reason);
+    return dm_tp_peer_error(tp, dst);
+}
+
 static void dm_tp_req_cb(void *req, ucs_status_t status, void *user_data)
 {
     dm_tp_desc_t *d = user_data;
@@ -822,8 +841,7 @@ static dm_status_t dm_tp_am_try_imm(dm_tp_t *tp, ucp_ep_h ep, int dst, unsigned 
         return DM_INPROGRESS;
     }
     if (UCS_PTR_IS_ERR(req)) {
-        return dm_error_set(DM_ERR_TRANSPORT, "sending to rank %d: %s", dst,
-                            ucs_status_string(UCS_PTR_STATUS(req)));
+        return dm_tp_send_refused(tp, dst, "sending", UCS_PTR_STATUS(req));
     }
     /* FORCE_IMM_CMPL never returns a request; be safe anyway. */
     dm_tp_request_free(tp, req);
@@ -866,8 +884,7 @@ dm_status_t dm_tp_am_send(dm_tp_t *tp, int dst, unsigned id, const void *hdr, si
     }
     if (UCS_PTR_IS_ERR(req)) {
         dm_tp_desc_put(d);
-        return dm_error_set(DM_ERR_TRANSPORT, "sending to rank %d: %s", dst,
-                            ucs_status_string(UCS_PTR_STATUS(req)));
+        return dm_tp_send_refused(tp, dst, "sending", UCS_PTR_STATUS(req));
     }
     return dm_tp_wait_req(tp, d, req, "active message send");
 }
@@ -923,8 +940,7 @@ dm_status_t dm_tp_am_post(dm_tp_t *tp, int dst, unsigned id, const void *hdr, si
     }
     if (UCS_PTR_IS_ERR(req)) {
         dm_tp_desc_put(d);
-        return dm_error_set(DM_ERR_TRANSPORT, "posting to rank %d: %s", dst,
-                            ucs_status_string(UCS_PTR_STATUS(req)));
+        return dm_tp_send_refused(tp, dst, "posting", UCS_PTR_STATUS(req));
     }
     return DM_OK; /* the callback frees request and descriptor */
 }

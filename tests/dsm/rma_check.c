@@ -25,6 +25,16 @@
  *   rma_check errors   bad addresses (not distmem memory, unallocated, across
  *                      an allocation's end, freed), misaligned atomics, NULL
  *                      arguments: DM_ERR_INVALID_PARAM, nothing changed.
+ *   rma_check direct   the same-host direct path (DISTMEM_RMA_DIRECT): every
+ *                      home initializes its page with plain stores (its own
+ *                      copy holds it), then the others hammer it with
+ *                      fetch-adds, puts and gets of their own slots while
+ *                      the home keeps adding to another word with CPU
+ *                      atomics through the page protocol and now and then
+ *                      re-reads its data (taking its copy back): exact
+ *                      totals, every get equal to the last put, the home's
+ *                      data intact. run_dsm.sh checks that operations went
+ *                      direct (default transport) or not (tcp).
  *   rma_check kill     the last rank SIGKILLs itself while the others keep
  *                      issuing operations homed at it: they must see
  *                      DM_ERR_PEER_FAILED ("rank R saw failure") or die by
@@ -387,6 +397,83 @@ static void mode_errors(void)
     dm_free(a);
 }
 
+#define DIRECT_K 3000 /* operations per rank per page */
+
+static void mode_direct(void)
+{
+    /* page h is homed at rank h (block-cyclic, block 1) */
+    size_t words = g_page / 8, slot = 16; /* slot r: words [64 + r*slot, 64 + (r+1)*slot) */
+    int64_t *mem = dm_alloc((size_t)g_n * g_page), v, buf[16], got[16];
+    int h, i, k;
+
+    CHECK(mem != NULL, "dm_alloc: %s", dm_last_error());
+    CHECK(64 + (size_t)g_n * slot <= words, "page too small for %d ranks", g_n);
+    for (h = 0; h < g_n; h++) {
+        CHECK(dm_home(&mem[(size_t)h * words]) == h, "page %d homed at %d", h,
+              dm_home(&mem[(size_t)h * words]));
+    }
+    /* the home's plain stores: its own copy holds the page (M) */
+    for (i = 2; i < 64; i++) {
+        mem[(size_t)g_rank * words + (size_t)i] = 1000 * g_rank + i;
+    }
+    CHECK_OK(dm_barrier());
+    for (i = 0; i < DIRECT_K; i++) {
+        for (h = 0; h < g_n; h++) {
+            int64_t *pg = &mem[(size_t)h * words];
+
+            if (h == g_rank) {
+                /* the home: CPU atomics through the page protocol, and its data re-read */
+                __atomic_fetch_add(&pg[1], 1, __ATOMIC_SEQ_CST);
+                if (i % 97 == 0) {
+                    for (k = 2; k < 64; k++) {
+                        CHECK(pg[k] == 1000 * g_rank + k, "home %d: word %d is %" PRId64,
+                              g_rank, k, pg[k]);
+                    }
+                }
+                continue;
+            }
+            CHECK_OK(dm_atomic_fetch_add(&pg[0], 1, &v));
+            CHECK(v >= 0 && v < (int64_t)(g_n - 1) * DIRECT_K, "fetch_add returned %" PRId64, v);
+            CHECK_OK(dm_atomic_fetch_add(&pg[1], 1, NULL));
+            for (k = 0; k < 16; k++) {
+                buf[k] = ((int64_t)g_rank << 40) | ((int64_t)i << 8) | k;
+            }
+            CHECK_OK(dm_put(&pg[64 + (size_t)g_rank * slot], buf, sizeof(buf)));
+            CHECK_OK(dm_get(got, &pg[64 + (size_t)g_rank * slot], sizeof(got)));
+            CHECK(memcmp(got, buf, sizeof(buf)) == 0, "rank %d: get after put on page %d, "
+                  "iteration %d: word 0 is %" PRIx64 ", want %" PRIx64, g_rank, h, i,
+                  (uint64_t)got[0], (uint64_t)buf[0]);
+            if (i % 31 == 0) {
+                CHECK_OK(dm_get(got, &pg[2], sizeof(got)));
+                for (k = 0; k < 16; k++) {
+                    CHECK(got[k] == 1000 * h + 2 + k, "get of home %d's word %d: %" PRId64, h,
+                          2 + k, got[k]);
+                }
+            }
+        }
+    }
+    CHECK_OK(dm_quiet());
+    CHECK_OK(dm_barrier());
+    for (h = 0; h < g_n; h++) {
+        int64_t *pg = &mem[(size_t)h * words];
+
+        CHECK_OK(dm_atomic_fetch(&pg[0], &v));
+        CHECK(v == (int64_t)(g_n - 1) * DIRECT_K && pg[0] == v,
+              "page %d: fetch_add total %" PRId64 " (plain %" PRId64 "), want %d", h, v, pg[0],
+              (g_n - 1) * DIRECT_K);
+        CHECK(pg[1] == (int64_t)g_n * DIRECT_K, "page %d: mixed total %" PRId64 ", want %d", h,
+              pg[1], g_n * DIRECT_K);
+        for (i = 0; i < g_n; i++) {
+            int64_t want = i == h ? 0 : ((int64_t)i << 40) | ((int64_t)(DIRECT_K - 1) << 8);
+
+            CHECK(pg[64 + (size_t)i * slot] == want, "page %d: rank %d's slot %" PRIx64
+                  ", want %" PRIx64, h, i, (uint64_t)pg[64 + (size_t)i * slot], (uint64_t)want);
+        }
+    }
+    CHECK_OK(dm_barrier());
+    dm_free(mem);
+}
+
 static void mode_kill(void)
 {
     int last = g_n - 1, i;
@@ -448,6 +535,8 @@ int main(int argc, char **argv)
         mode_order();
     } else if (strcmp(mode, "errors") == 0) {
         mode_errors();
+    } else if (strcmp(mode, "direct") == 0) {
+        mode_direct();
     } else if (strcmp(mode, "kill") == 0) {
         mode_kill();
     } else {

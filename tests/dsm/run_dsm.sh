@@ -37,6 +37,8 @@ noemu-*) MODE=${MODE#noemu-}; DISTMEM_FAULT_EMULATE=no; export DISTMEM_FAULT_EMU
 esac
 # bigdata: the ranks' statistics (info level) must show evictions
 [ "$MODE" != bigdata ] || { DISTMEM_LOG_LEVEL=info; export DISTMEM_LOG_LEVEL; }
+# direct: the one-sided counts (info level)
+[ "$MODE" != direct ] || { DISTMEM_LOG_LEVEL=info; export DISTMEM_LOG_LEVEL; }
 # emulate: one fault per page (no read-ahead); the fault path's counts (info level)
 [ "$MODE" != emulate ] || {
     DISTMEM_LOG_LEVEL=info; DISTMEM_PREFETCH=0; export DISTMEM_LOG_LEVEL DISTMEM_PREFETCH
@@ -121,6 +123,21 @@ kill)
             [ "$disk" -eq "$N" ] ||
                 fail "$what: $disk of $N ranks kept 192 or more home pages on disk (want all)"
         fi
+    fi
+    if [ "$MODE" = direct ]; then
+        # same host: over the default transport every rank ran operations on
+        # its peers' home memory, and homes handed their copies over; over
+        # tcp (DISTMEM_RMA_DIRECT=auto leaves it off) none
+        dir=$(grep -c "info: shared memory: .* one-sided: [0-9]* local, [1-9][0-9]* direct" \
+              "$TMPD/run.err")
+        hand=$(grep -c "info: shared memory: .* [1-9][0-9]* copies handed over" "$TMPD/run.err")
+        if [ "$TLS" = default ]; then
+            [ "$dir" -eq "$N" ] && [ "$hand" -eq "$N" ] ||
+                fail "$what: $dir of $N ranks went direct, $hand handed copies over (want all)"
+        else
+            [ "$dir" -eq 0 ] || fail "$what: $dir ranks went direct over $TLS (want none)"
+        fi
+        what="$what; $dir of $N ranks went direct"
     fi
     if [ "$MODE" = emulate ]; then
         # ranks 0 and 1 took turns as accessor: each says how many of its
