@@ -260,6 +260,129 @@ DM_API dm_status_t dm_atomic_fetch(const int64_t *addr, int64_t *value);
  */
 DM_API dm_status_t dm_wait_until(const int64_t *addr, dm_cmp_t cmp, int64_t value);
 
+
+/* ------------------------------------------------------------------ */
+/* Placement hints                                                      */
+/*
+ * Where the data of distmem memory should live, modelled on cudaMemAdvise
+ * and cudaMemPrefetchAsync. A hint never changes what any access returns
+ * (data, coherence and the memory model are untouched), only where data is
+ * kept, and it may be ignored.
+ *
+ * Where data lives. Each page has a home rank (dm_home) that keeps its data
+ * in home memory; other ranks keep cached copies (read-only, or the one
+ * writable copy). With DISTMEM_HOME_MEMORY set, each home's memory is a
+ * tiered store: DM_TIER_DRAM (DISTMEM_HOME_MEMORY bytes) over DM_TIER_NVME
+ * (a file of up to DISTMEM_STORE_SIZE under DISTMEM_STORE_PATH), and
+ * DISTMEM_HOME_POLICY picks the pages that stay in DRAM: only "hint" takes
+ * advice into account ("arc", "lru" and "clock" accept it and ignore it).
+ * Without DISTMEM_HOME_MEMORY, home memory is DRAM used in place: advice
+ * and prefetches to any home tier are accepted and change no placement.
+ *
+ * The range. [ptr, ptr + len) may start and end anywhere; every page it
+ * touches is covered. It must lie inside one allocation (one dm_alloc
+ * block, or one rank's heap). The call sends one message to each home of
+ * a page of the range (under DISTMEM_PLACEMENT=first-touch, where homes are
+ * not known in advance: to every rank), naming the whole range; each home
+ * applies the hint to the pages it is home of and answers, and the call
+ * returns when every home has answered (one round trip, in parallel). A
+ * hint to pages a concurrent dm_free releases may be applied or refused.
+ *
+ * Errors (both calls):
+ *   DM_ERR_NOT_INITIALIZED  before dm_init;
+ *   DM_ERR_INVALID_PARAM    ptr NULL; the range not distmem memory or not
+ *                           inside one allocation; an unknown advice or
+ *                           tier, or an argument the advice does not take;
+ *   DM_ERR_UNSUPPORTED      the home store has no tier of that kind (the
+ *                           store of DISTMEM_HOME_MEMORY stacks DRAM and
+ *                           NVME only: GPU and PFS are refused);
+ *   DM_ERR_NO_MEMORY        no memory for the call's bookkeeping;
+ *   DM_ERR_PEER_FAILED      a home failed.
+ * len 0 checks only that ptr is not NULL and the advice or tier. The
+ * caller's own configuration is checked first, with a detailed message;
+ * a home that refuses reports only the status ("placement hint for ADDR
+ * (home rank R): ..."). Nothing is undone at the homes that accepted.
+ */
+
+/*
+ * Places data can be. Tiers are named by kind, at each page's home (its
+ * store's tier of that kind); DM_TIER_LOCAL is the calling rank's cache.
+ */
+typedef enum dm_tier {
+    DM_TIER_LOCAL = 0, /* dm_prefetch only: read-only copies in the caller's cache */
+    DM_TIER_GPU,       /* accelerator memory at the home */
+    DM_TIER_DRAM,      /* main memory at the home: the fastest tier of its store */
+    DM_TIER_NVME,      /* a local disk at the home (DISTMEM_STORE_PATH) */
+    DM_TIER_PFS,       /* a parallel file system */
+} dm_tier_t;
+
+/*
+ * Kinds of advice. What each does at the homes (with DISTMEM_HOME_POLICY
+ * "hint"); "sticky" advice stays with the page (a page keeps one: the
+ * latest READ_MOSTLY or PREFERRED_TIER replaces the other), "one-shot"
+ * advice acts on the pages' current state and is then forgotten. No
+ * advice moves data (use dm_prefetch) or changes the caller's cache.
+ */
+typedef enum dm_mem_advise {
+    /* forget READ_MOSTLY and PREFERRED_TIER: the policy judges alone again. arg 0 */
+    DM_MEM_ADVISE_UNSET = 0,
+    /* arg: a dm_tier_t. DM_TIER_DRAM (sticky): the pages leave DRAM only when
+     * every page in DRAM is preferred (a preference, not a pin); also given
+     * to pages not yet written, for when they are. A slower tier (NVME):
+     * forgets a DRAM preference and makes the pages COLD (below). */
+    DM_MEM_ADVISE_PREFERRED_TIER,
+    /* arg: a rank. That rank uses the pages (e.g. through copies the home
+     * does not see): one-shot, counts as one access at the home, so the
+     * pages stay warm in DRAM */
+    DM_MEM_ADVISE_ACCESSED_BY,
+    /* sticky; arg 0. Among the pages nearest eviction from DRAM, one never
+     * written since it arrived goes first. (Read-only copies in every
+     * reader, what cudaMemAdviseSetReadMostly asks for, are what the
+     * coherence protocol always makes.) */
+    DM_MEM_ADVISE_READ_MOSTLY,
+    /* one-shot; arg 0. Not needed soon: the pages leave DRAM before any
+     * unadvised page when room is needed; the next access to a page
+     * forgets it (as MADV_COLD) */
+    DM_MEM_ADVISE_COLD,
+} dm_mem_advise_t;
+
+typedef struct dm_mem_advice {
+    dm_mem_advise_t kind;
+    int             arg;  /* PREFERRED_TIER: a dm_tier_t; ACCESSED_BY: a rank; others 0 */
+} dm_mem_advice_t;
+
+/*
+ * Gives advice about [ptr, ptr + len) to its homes (see above); returns
+ * once every home has recorded it. Example:
+ *     dm_mem_advice_t a = { DM_MEM_ADVISE_PREFERRED_TIER, DM_TIER_DRAM };
+ *     dm_advise(table, bytes, a);
+ */
+DM_API dm_status_t dm_advise(const void *ptr, size_t len, dm_mem_advice_t advice);
+
+/*
+ * Moves the data of [ptr, ptr + len) towards tier.
+ *   DM_TIER_DRAM, NVME, ...: each home moves its pages of the range that
+ *     hold data (pages never written have none) to its tier of that kind,
+ *     as background migrations (after demand moves, within
+ *     DISTMEM_MIGRATE_BUDGET). Asynchronous, like cudaMemPrefetchAsync:
+ *     the call returns once every home has queued the moves; a later
+ *     access is correct whether or not they have finished. A move to a
+ *     slower tier is a demotion; the next access brings a page back
+ *     (without a budget at once, else in the background). The caller's
+ *     cache is not touched.
+ *   DM_TIER_LOCAL: requests a read-only copy of each page of the range this
+ *     rank holds no copy of, through the page protocol as a read fault's
+ *     read-ahead does (their homes read them, which brings them to DRAM as
+ *     any access does); no other message. With DISTMEM_CACHE_SIZE, at most
+ *     that many pages, the first of the range. At most 256 requests are in
+ *     flight: the call waits for earlier copies before sending more, and
+ *     returns once every request is sent, without waiting for the last
+ *     copies. The copies are ordinary: a write anywhere invalidates them,
+ *     and the cache budget may drop them. Under first-touch placement,
+ *     pages whose home this rank has not learned are skipped.
+ */
+DM_API dm_status_t dm_prefetch(const void *ptr, size_t len, dm_tier_t tier);
+
 #ifdef __cplusplus
 }
 #endif

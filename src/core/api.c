@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_int.h"
 #include "coll.h"
 #include "distmem.h"
 #include "dsm.h"
@@ -383,4 +384,43 @@ DM_API dm_status_t dm_wait_until(const int64_t *addr, dm_cmp_t cmp, int64_t valu
     return dm_api_ready("dm_wait_until")
                ? dm_dsm_wait_until(dm_ctx.dsm, addr, (dm_dsm_cmp_t)cmp, value)
                : DM_ERR_NOT_INITIALIZED;
+}
+
+
+/* ------------------------------------------------------------------ */
+/* placement hints                                                      */
+
+_Static_assert((int)DM_MEM_ADVISE_UNSET == (int)DM_DSM_ADVISE_UNSET &&
+               (int)DM_MEM_ADVISE_PREFERRED_TIER == (int)DM_DSM_ADVISE_PREFERRED_TIER &&
+               (int)DM_MEM_ADVISE_ACCESSED_BY == (int)DM_DSM_ADVISE_ACCESSED_BY &&
+               (int)DM_MEM_ADVISE_READ_MOSTLY == (int)DM_DSM_ADVISE_READ_MOSTLY &&
+               (int)DM_MEM_ADVISE_COLD == (int)DM_DSM_ADVISE_COLD,
+               "dm_mem_advise_t and dm_dsm_advise_t differ");
+_Static_assert((int)DM_TIER_LOCAL == (int)DM_DSM_TIER_LOCAL &&
+               (int)DM_TIER_GPU == (int)DM_DSM_TIER_GPU &&
+               (int)DM_TIER_DRAM == (int)DM_DSM_TIER_DRAM &&
+               (int)DM_TIER_NVME == (int)DM_DSM_TIER_NVME &&
+               (int)DM_TIER_PFS == (int)DM_DSM_TIER_PFS,
+               "dm_tier_t and dm_dsm_tier_t differ");
+
+DM_API dm_status_t dm_advise(const void *ptr, size_t len, dm_mem_advice_t advice)
+{
+    return dm_api_ready("dm_advise")
+               ? dm_dsm_advise(dm_ctx.dsm, ptr, len, (int)advice.kind, advice.arg)
+               : DM_ERR_NOT_INITIALIZED;
+}
+
+DM_API dm_status_t dm_prefetch(const void *ptr, size_t len, dm_tier_t tier)
+{
+    return dm_api_ready("dm_prefetch") ? dm_dsm_prefetch_to(dm_ctx.dsm, ptr, len, (int)tier)
+                                       : DM_ERR_NOT_INITIALIZED;
+}
+
+dm_status_t dm_core_where(const void *ptr, size_t len, dm_dsm_where_t *where)
+{
+    if (!dm_api_ready("dm_core_where")) {
+        return DM_ERR_NOT_INITIALIZED;
+    }
+    (void)dm_tp_progress(dm_ctx.tp); /* a poller sees answers arrive */
+    return dm_dsm_where(dm_ctx.dsm, ptr, len, where);
 }

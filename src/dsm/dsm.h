@@ -101,6 +101,51 @@ dm_status_t dm_dsm_atomic(dm_dsm_t *dsm, dm_dsm_amo_t op, int64_t *addr, int64_t
 dm_status_t dm_dsm_wait_until(dm_dsm_t *dsm, const int64_t *addr, dm_dsm_cmp_t cmp,
                               int64_t value);
 
+/*
+ * Placement hints (advise.c; the contract is distmem.h's dm_advise and
+ * dm_prefetch). Same values as distmem.h's dm_mem_advise_t and dm_tier_t.
+ */
+typedef enum dm_dsm_advise {
+    DM_DSM_ADVISE_UNSET = 0,
+    DM_DSM_ADVISE_PREFERRED_TIER,
+    DM_DSM_ADVISE_ACCESSED_BY,
+    DM_DSM_ADVISE_READ_MOSTLY,
+    DM_DSM_ADVISE_COLD,
+    DM_DSM_ADVISE_COUNT
+} dm_dsm_advise_t;
+
+typedef enum dm_dsm_tier {
+    DM_DSM_TIER_LOCAL = 0,
+    DM_DSM_TIER_GPU,
+    DM_DSM_TIER_DRAM,
+    DM_DSM_TIER_NVME,
+    DM_DSM_TIER_PFS,
+    DM_DSM_TIER_COUNT
+} dm_dsm_tier_t;
+
+dm_status_t dm_dsm_advise(dm_dsm_t *dsm, const void *ptr, size_t len, int advise, int arg);
+dm_status_t dm_dsm_prefetch_to(dm_dsm_t *dsm, const void *ptr, size_t len, int tier);
+
+/*
+ * Where the pages of [ptr, ptr + len) are, as seen by this rank (for tests
+ * and tools: it sends no message, and the answer may be stale by the time
+ * it is used). home[t]: pages of the range homed HERE whose data lives in
+ * this rank's home tier of kind t (DRAM for in-place home memory); home[0]
+ * (LOCAL): homed here and holding no data (never written: reads as zeros).
+ * cached: pages of the range this rank holds a copy of. The counters are
+ * this process's totals since start. Errors: DM_ERR_INVALID_PARAM (not
+ * inside one allocation).
+ */
+typedef struct dm_dsm_where {
+    uint64_t home[DM_DSM_TIER_COUNT];
+    uint64_t cached;
+    uint64_t hint_msgs;     /* hint messages sent to other ranks (one per home per call) */
+    uint64_t hint_ahead;    /* read-only copies requested by dm_prefetch(DM_TIER_LOCAL) */
+    uint64_t read_faults;   /* as dm_dsm_stats_t */
+} dm_dsm_where_t;
+
+dm_status_t dm_dsm_where(dm_dsm_t *dsm, const void *ptr, size_t len, dm_dsm_where_t *where);
+
 /* Counters of this process, for tests and benchmarks. */
 typedef struct dm_dsm_stats {
     uint64_t read_faults;   /* faults that asked for a readable copy */

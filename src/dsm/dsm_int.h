@@ -151,6 +151,8 @@ struct dm_dsm {
     char                rma_error_msg[160];
     atomic_uint_fast64_t st_rma_local, st_rma_remote, st_rma_home_direct, st_rma_home_queued;
     atomic_uint_fast64_t st_rma_batches; /* messages that carried more than one operation */
+    /* placement hints (advise.c): messages to other homes, copies read ahead for DM_TIER_LOCAL */
+    atomic_uint_fast64_t st_hint_msgs, st_hint_ahead;
     /*
      * Batching (rma.c): parts of one issuing call bound for one home travel
      * in one message, and the answers to one such message in one answer.
@@ -163,6 +165,8 @@ struct dm_dsm {
     struct dm_store    *store;
     uint32_t           *sids;        /* sid + 1 per page (NORESERVE, place.npages entries) */
     size_t              sids_bytes;
+    uint8_t            *advice;      /* sticky store advice + 1 for pages without a sid
+                                        (placement hints; NORESERVE, place.npages), 0 none */
     uint32_t           *sid_free;    /* sids of freed pages */
     uint64_t            nsid_free, sid_next, store_npages;
     unsigned char      *stage;       /* DM_DSM_STAGES staging pages */
@@ -322,6 +326,26 @@ unsigned char *dm_dsm_homemem_begin(dm_dsm_t *d, uint64_t page);
 int dm_dsm_homemem_end(dm_dsm_t *d, uint64_t page, unsigned char *mem, int written);
 void dm_dsm_homemem_discard(dm_dsm_t *d, uint64_t first, uint64_t npages);
 void dm_dsm_homemem_stats(dm_dsm_t *d);
+
+/*
+ * homemem.c: applies a placement hint (advise.h: what, arg) to the pages
+ * of [first, first + npages) homed here; the rest of the range is other
+ * homes' business. DM_OK, or the plan's error. where: adds to home[] the
+ * pages of the range homed here, by the tier kind their data lives in
+ * (dm_dsm_where_t). Both pre: serial lock.
+ */
+dm_status_t dm_dsm_homemem_hint(dm_dsm_t *d, uint64_t first, uint64_t npages, uint32_t what,
+                                int32_t arg);
+void dm_dsm_homemem_where(dm_dsm_t *d, uint64_t first, uint64_t npages, uint64_t *home);
+
+/*
+ * rma.c: sends placement hint (what, arg) for pages [first, first + npages)
+ * to every rank r with homes[r] set, as one operation each (DM_RMA_HINT),
+ * served by dm_dsm_homemem_hint there, and waits for every answer.
+ * Returns DM_OK or the first failure. pre: no serial lock held.
+ */
+dm_status_t dm_rma_hint(dm_dsm_t *d, const uint8_t *homes, uint64_t first, uint64_t npages,
+                        uint32_t what, int32_t arg);
 
 /* rma.c: set up and tear down the one-sided operations' state. */
 dm_status_t dm_rma_init(dm_dsm_t *d);

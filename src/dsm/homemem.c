@@ -24,7 +24,7 @@
  * the page reads as zeros). sids is a NORESERVE table over the whole
  * address space (4 bytes a page, touched only where pages are homed
  * here). Freed pages give their sid back (a stack), after their data was
- * zeroed in the store.
+ * zeroed in the store and their advice forgotten.
  *
  * Invariants (serial lock for all of it):
  *   - the store holds the current home data of every page with a sid; a
@@ -33,6 +33,16 @@
  *     staging buffers; a stage's contents stay valid until the next call
  *     that names the same stage (the protocol uses one for the page it
  *     installs, one for what it sends, one for one-sided operations).
+ *
+ * Placement hints (dm_advise, dm_prefetch; advise.h says what each asks
+ * of the store). They name the pages of a range homed here, translated to
+ * sids run by run. Sticky advice (READ_MOSTLY, PREFERRED_TIER) for a page
+ * never written (no sid) waits in advice[page] and is given to the store
+ * with the page's first write; a page keeps no sid for advice alone, so
+ * advising a sparse range takes no room in the store. Prefetches are HINT
+ * migrations, run by the store's worker thread, which homemem always
+ * starts: the home answers once they are queued. A freed page's sid
+ * forgets its advice before it is handed out again.
  *
  * Failure: a store error (an I/O error, or no room left in any tier for a
  * page written the first time) leaves the data where it was and breaks the
@@ -51,6 +61,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "advise.h"
 #include "dsm_int.h"
 #include "log.h"
 #include "status.h"
@@ -110,10 +121,18 @@ dm_status_t dm_dsm_homemem_init(dm_dsm_t *d, const dm_config_t *cfg)
     sp.page_size = d->page_size;
     sp.policies = policies;
     sp.npages = dram_pages + nvme_pages - 16; /* the default max_in_flight: 16 slots for moves */
+    /*
+     * The worker runs the background moves: with a budget every move, else
+     * the HINT moves of dm_prefetch (demand moves are synchronous then).
+     * One request per page at most, so a queue as long as the store never
+     * rejects a prefetch.
+     */
+    sp.field_mask |= DM_STORE_OPT_WORKER | DM_STORE_OPT_QUEUE_MAX;
+    sp.worker = 1;
+    sp.queue_max = (uint32_t)DM_MIN(sp.npages, (uint64_t)UINT32_MAX);
     if (cfg->migrate_budget > 0) {
-        sp.field_mask |= DM_STORE_OPT_BUDGET | DM_STORE_OPT_WORKER;
+        sp.field_mask |= DM_STORE_OPT_BUDGET;
         sp.budget_mbs = (double)cfg->migrate_budget;
-        sp.worker = 1;
     }
     st = dm_store_create(&sp, &d->store);
     if (st != DM_OK) {
@@ -123,10 +142,11 @@ dm_status_t dm_dsm_homemem_init(dm_dsm_t *d, const dm_config_t *cfg)
     d->store_npages = sp.npages;
     d->sids_bytes = (size_t)d->place.npages * sizeof(uint32_t);
     d->sids = dm_dsm_map_meta(d->sids_bytes);
+    d->advice = dm_dsm_map_meta((size_t)d->place.npages);
     d->sid_free = malloc(sp.npages * sizeof(uint32_t));
     d->stage = aligned_alloc(DM_MAX(d->page_size, dm_store_buf_align(d->store)),
                              (size_t)DM_DSM_STAGES << d->page_shift);
-    if (d->sids == NULL || d->sid_free == NULL || d->stage == NULL) {
+    if (d->sids == NULL || d->advice == NULL || d->sid_free == NULL || d->stage == NULL) {
         dm_dsm_homemem_cleanup(d);
         return dm_error_set(DM_ERR_NO_MEMORY, "home memory store index");
     }
@@ -150,10 +170,26 @@ void dm_dsm_homemem_cleanup(dm_dsm_t *d)
         munmap(d->sids, d->sids_bytes);
         d->sids = NULL;
     }
+    if (d->advice != NULL) {
+        munmap(d->advice, (size_t)d->place.npages);
+        d->advice = NULL;
+    }
     free(d->sid_free);
     free(d->stage);
     d->sid_free = NULL;
     d->stage = NULL;
+}
+
+/* A free sid + 1, or 0 when the store has no page left. pre: serial lock. */
+static uint32_t dm_homemem_sid_new(dm_dsm_t *d)
+{
+    if (d->nsid_free > 0) {
+        return d->sid_free[--d->nsid_free] + 1;
+    }
+    if (d->sid_next < d->store_npages) {
+        return (uint32_t)++d->sid_next;
+    }
+    return 0;
 }
 
 static unsigned char *dm_homemem_stage(dm_dsm_t *d, int stage)
@@ -203,11 +239,8 @@ int dm_dsm_homemem_write(dm_dsm_t *d, uint64_t page, const void *data)
     }
     sid = d->sids[page];
     if (sid == 0) {
-        if (d->nsid_free > 0) {
-            sid = d->sid_free[--d->nsid_free] + 1;
-        } else if (d->sid_next < d->store_npages) {
-            sid = (uint32_t)++d->sid_next;
-        } else {
+        sid = dm_homemem_sid_new(d);
+        if (sid == 0) {
             dm_dsm_break(d,
                          "home memory full: page %llu does not fit in DISTMEM_HOME_MEMORY + "
                          "DISTMEM_STORE_SIZE (%llu pages)",
@@ -223,6 +256,11 @@ int dm_dsm_homemem_write(dm_dsm_t *d, uint64_t page, const void *data)
         dm_dsm_break(d, "writing home page %llu to the store: %s", (unsigned long long)page,
                      dm_last_error());
         return -1;
+    }
+    if (d->sids[page] == 0 && d->advice[page] != 0) {
+        /* its first write: the sticky advice given before (placement hints) */
+        (void)dm_store_advise(d->store, sid - 1, 1, (dm_advice_t)(d->advice[page] - 1));
+        d->advice[page] = 0;
     }
     d->sids[page] = sid;
     return 0;
@@ -260,11 +298,17 @@ void dm_dsm_homemem_discard(dm_dsm_t *d, uint64_t first, uint64_t npages)
     for (p = first; p < first + npages; p++) {
         uint32_t sid = d->sids[p];
 
+        if (d->advice[p] != 0) {
+            d->advice[p] = 0;
+        }
         if (sid == 0) {
             continue;
         }
-        /* zeroed, so a page handed out again reads as a fresh page does */
-        if (dm_store_write(d->store, sid - 1, dm_homemem_stage(d, DM_DSM_STAGE_WRITE)) != DM_OK) {
+        /* without advice, and zeroed if it ever held data, so a page handed
+         * out again is a fresh page */
+        (void)dm_store_advise(d->store, sid - 1, 1, DM_ADVICE_NONE);
+        if (dm_store_page_tier(d->store, sid - 1) >= 0 &&
+            dm_store_write(d->store, sid - 1, dm_homemem_stage(d, DM_DSM_STAGE_WRITE)) != DM_OK) {
             DM_WARN("zeroing freed home page %llu: %s (its store page is not reused)",
                     (unsigned long long)p, dm_last_error());
         } else {
@@ -291,4 +335,103 @@ void dm_dsm_homemem_stats(dm_dsm_t *d)
     DM_INFO("home memory moves: %llu synchronous, %llu no space, %llu I/O errors",
             (unsigned long long)s.sync_moves, (unsigned long long)s.no_space,
             (unsigned long long)s.io_error);
+}
+
+unsigned dm_dsm_homemem_kinds(dm_dsm_t *d, dm_store_kind_t *kinds)
+{
+    dm_store_stats_t s;
+    unsigned t;
+
+    if (d->store == NULL) {
+        return 0;
+    }
+    dm_store_stats(d->store, &s);
+    for (t = 0; t < s.ntiers; t++) {
+        kinds[t] = s.tier[t].kind;
+    }
+    return s.ntiers;
+}
+
+/* Carries out plan for store pages [sid0, sid0 + n). Returns the first failure. */
+static dm_status_t dm_homemem_hint_run(dm_dsm_t *d, const dm_dsm_hint_plan_t *plan,
+                                       uint64_t sid0, uint64_t n)
+{
+    dm_status_t st;
+    int i;
+
+    for (i = 0; i < 2; i++) {
+        if (plan->advice[i] >= 0 &&
+            (st = dm_store_advise(d->store, sid0, n, (dm_advice_t)plan->advice[i])) != DM_OK) {
+            return st;
+        }
+    }
+    return plan->move_to >= 0 ? dm_store_prefetch(d->store, sid0, n, (unsigned)plan->move_to)
+                              : DM_OK;
+}
+
+dm_status_t dm_dsm_homemem_hint(dm_dsm_t *d, uint64_t first, uint64_t npages, uint32_t what,
+                                int32_t arg)
+{
+    dm_store_kind_t kinds[DM_STORE_MAX_TIERS];
+    unsigned ntiers = dm_dsm_homemem_kinds(d, kinds);
+    dm_dsm_hint_plan_t plan;
+    uint64_t p, sid0 = 0, run = 0;
+    dm_status_t st, ret = DM_OK;
+
+    st = dm_dsm_hint_plan(what, arg, d->nranks, kinds, ntiers, &plan);
+    if (st != DM_OK || d->store == NULL || (plan.advice[0] < 0 && plan.move_to < 0)) {
+        return st; /* no store: in-place home memory has one tier; nothing to do */
+    }
+    /* runs of consecutive sids, each one store call per step of the plan */
+    for (p = first; p < first + npages; p++) {
+        uint32_t sid;
+
+        if (dm_dsm_home_of(d, p) != d->rank) {
+            continue;
+        }
+        sid = d->sids[p];
+        if (sid == 0) {
+            /* never written: sticky advice waits for the first write, nothing else applies */
+            if (plan.sticky) {
+                d->advice[p] = (uint8_t)(plan.advice[0] + 1);
+            } else if (plan.advice[0] == DM_ADVICE_NONE && d->advice[p] != 0) {
+                d->advice[p] = 0;
+            }
+            continue;
+        }
+        if (run > 0 && sid - 1 == sid0 + run) {
+            run++;
+            continue;
+        }
+        if (run > 0 && (st = dm_homemem_hint_run(d, &plan, sid0, run)) != DM_OK && ret == DM_OK) {
+            ret = st;
+        }
+        sid0 = sid - 1;
+        run = 1;
+    }
+    if (run > 0 && (st = dm_homemem_hint_run(d, &plan, sid0, run)) != DM_OK && ret == DM_OK) {
+        ret = st;
+    }
+    return ret;
+}
+
+void dm_dsm_homemem_where(dm_dsm_t *d, uint64_t first, uint64_t npages, uint64_t *home)
+{
+    dm_store_kind_t kinds[DM_STORE_MAX_TIERS];
+    uint64_t p;
+
+    (void)dm_dsm_homemem_kinds(d, kinds);
+    for (p = first; p < first + npages; p++) {
+        int t;
+
+        if (dm_dsm_home_of(d, p) != d->rank) {
+            continue;
+        }
+        if (d->store == NULL) {
+            home[DM_DSM_TIER_DRAM]++; /* in place: one tier */
+            continue;
+        }
+        t = d->sids[p] != 0 ? dm_store_page_tier(d->store, d->sids[p] - 1) : -1;
+        home[t < 0 ? DM_DSM_TIER_LOCAL : dm_dsm_tier_of_kind(kinds[t])]++;
+    }
 }

@@ -84,6 +84,7 @@ enum {
     DM_RMA_CSWAP,
     DM_RMA_SWAP,
     DM_RMA_FETCH,
+    DM_RMA_HINT,  /* a placement hint (advise.c): a = pages, b = what << 32 | arg */
     DM_RMA_REPLY,
     DM_RMA_BATCH, /* len operations (or answers); a = bytes of their data */
     DM_RMA_NOPS
@@ -287,7 +288,8 @@ static void dm_rma_complete(dm_dsm_t *d, int src, const dm_rma_hdr_t *h, const v
     if (h->status != DM_OK) {
         char msg[160];
 
-        snprintf(msg, sizeof(msg), "one-sided operation on %p (home rank %d): %s",
+        snprintf(msg, sizeof(msg), "%s %p (home rank %d): %s",
+                 h->orig == DM_RMA_HINT ? "placement hint for" : "one-sided operation on",
                  (void *)(d->gas.base + h->addr), src, dm_status_string((dm_status_t)h->status));
         dm_rma_fail(r, (dm_status_t)h->status, msg);
     } else if (h->orig == DM_RMA_GET) {
@@ -624,6 +626,30 @@ static dm_status_t dm_rma_check_home(dm_dsm_t *d, const dm_rma_hdr_t *h, size_t 
     return DM_OK;
 }
 
+/*
+ * A placement hint from src for a range of pages, some of them homed here:
+ * applied to those (homemem.c) and answered at once; it waits for nothing
+ * (moves run in the store's worker). pre: serial lock.
+ */
+static void dm_rma_serve_hint(dm_dsm_t *d, int src, const dm_rma_hdr_t *h, size_t len)
+{
+    uint64_t first = h->addr >> d->page_shift, n = (uint64_t)h->a, end;
+    dm_status_t st = DM_ERR_INVALID_PARAM;
+
+    if (len != 0 || h->len != 0 || (h->addr & (d->page_size - 1)) != 0 || h->a <= 0 ||
+        first >= d->place.npages || n > d->place.npages - first) {
+        DM_ERROR("rank %d: malformed placement hint", src);
+        dm_tp_peer_fail(d->tp, src, "malformed placement hint");
+        return;
+    }
+    /* the sender's view of the allocations may be stale (a dm_free race) */
+    if (dm_dsm_alloc_span(d, first, first + n - 1, &end) == 0) {
+        st = dm_dsm_homemem_hint(d, first, n, (uint32_t)((uint64_t)h->b >> 32),
+                                 (int32_t)(uint32_t)((uint64_t)h->b & UINT32_MAX));
+    }
+    dm_rma_reply(d, src, h, st, 0, NULL);
+}
+
 /* An operation for a page homed here, from src (this rank included). pre: serial lock. */
 static void dm_rma_serve(dm_dsm_t *d, int src, const dm_rma_hdr_t *h, const void *data,
                          size_t len)
@@ -631,7 +657,13 @@ static void dm_rma_serve(dm_dsm_t *d, int src, const dm_rma_hdr_t *h, const void
     uint64_t page = h->addr >> d->page_shift;
     dm_dsm_dirent_t *e;
     dm_rma_op_t *op;
-    dm_status_t st = dm_rma_check_home(d, h, len);
+    dm_status_t st;
+
+    if (h->op == DM_RMA_HINT) {
+        dm_rma_serve_hint(d, src, h, len);
+        return;
+    }
+    st = dm_rma_check_home(d, h, len);
 
     if (st == DM_ERR_PROTOCOL) {
         DM_ERROR("rank %d: malformed one-sided operation %u", src, h->op);
@@ -1308,6 +1340,66 @@ dm_status_t dm_dsm_atomic(dm_dsm_t *d, dm_dsm_amo_t op, int64_t *addr, int64_t a
         return st2 != DM_OK ? st2 : st;
     }
     return dm_rma_finish(d, &r, old_p);
+}
+
+dm_status_t dm_rma_hint(dm_dsm_t *d, const uint8_t *homes, uint64_t first, uint64_t npages,
+                        uint32_t what, int32_t arg)
+{
+    struct dm_request r;
+    dm_rma_hdr_t h;
+    dm_status_t st;
+    int home;
+
+    dm_rma_req_init(&r, 0);
+    memset(&h, 0, sizeof(h));
+    h.op = DM_RMA_HINT;
+    h.addr = first << d->page_shift;
+    h.a = (int64_t)npages;
+    h.b = (int64_t)((uint64_t)what << 32 | (uint32_t)arg);
+    dm_tp_serial_enter(d->tp);
+    if ((st = dm_rma_slot_get(d, &r)) != DM_OK) {
+        dm_tp_serial_leave(d->tp);
+        return st;
+    }
+    h.tag = dm_rma_tag(&r, d);
+    for (home = 0; home < d->nranks && st == DM_OK; home++) {
+        if (!homes[home]) {
+            continue;
+        }
+        if (!dm_rma_window_open(d)) {
+            if ((st = dm_rma_out_flush_all(d)) != DM_OK) {
+                break;
+            }
+            dm_tp_serial_leave(d->tp);
+            st = dm_tp_wait_until(d->tp, dm_rma_window_open, d);
+            dm_tp_serial_enter(d->tp);
+            if (st != DM_OK) {
+                break;
+            }
+        }
+        atomic_fetch_add_explicit(&d->rma_inflight, 1, memory_order_relaxed);
+        r.left++;
+        if (home == d->rank) {
+            dm_rma_serve(d, d->rank, &h, NULL, 0); /* answered at once */
+        } else {
+            /* one operation per home, so one message (batches are per home) */
+            st = dm_rma_out_add(d, home, &h, NULL);
+            atomic_fetch_add_explicit(&d->st_hint_msgs, 1, memory_order_relaxed);
+        }
+    }
+    {
+        dm_status_t st2 = dm_rma_out_flush_all(d);
+
+        if (st == DM_OK) {
+            st = st2;
+        }
+    }
+    if (st != DM_OK) {
+        dm_rma_fail(&r, st, dm_last_error());
+    }
+    dm_rma_part_done(d, &r); /* the issuing thread's count */
+    dm_tp_serial_leave(d->tp);
+    return dm_rma_finish(d, &r, NULL);
 }
 
 typedef struct dm_rma_until {

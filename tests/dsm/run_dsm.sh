@@ -1,6 +1,6 @@
 #!/bin/sh
 # run_dsm.sh PROG N TLS MODE [ARG]: runs `distmem run -n N [--tls TLS] --
-# PROG MODE [ARG]` (PROG: dsm_check or rma_check, which report as
+# PROG MODE [ARG]` (PROG: dsm_check, rma_check, emu_check or advise_check, which report as
 # "PROG MODE: rank R ok"); MODE ft-X runs mode X with
 # DISTMEM_PLACEMENT=first-touch (TLS "default" lets UCX choose: shared memory on one
 # machine), bounded in time, and checks the outcome:
@@ -35,6 +35,10 @@ store-*) MODE=${MODE#store-}; STORE=1
     export DISTMEM_HOME_MEMORY DISTMEM_STORE_SIZE DISTMEM_CACHE_SIZE ;;
 noemu-*) MODE=${MODE#noemu-}; DISTMEM_FAULT_EMULATE=no; export DISTMEM_FAULT_EMULATE ;;
 esac
+# advise_check in a store: the home policy that takes advice
+if [ "$PROG" = advise_check ] && [ -n "${STORE:-}" ]; then
+    DISTMEM_HOME_POLICY=hint; export DISTMEM_HOME_POLICY
+fi
 # bigdata: the ranks' statistics (info level) must show evictions
 [ "$MODE" != bigdata ] || { DISTMEM_LOG_LEVEL=info; export DISTMEM_LOG_LEVEL; }
 # direct: the one-sided counts (info level)
@@ -50,6 +54,7 @@ set -- "$@" -- "$DSM" "$MODE"
 what="$PROG $MODE${ARG:+ $ARG}, $N ranks, tls $TLS${DISTMEM_PLACEMENT:+, $DISTMEM_PLACEMENT}"
 what="$what${DISTMEM_CACHE_SIZE:+, cache $DISTMEM_CACHE_SIZE}"
 what="$what${DISTMEM_FAULT_EMULATE:+, emulation $DISTMEM_FAULT_EMULATE}"
+what="$what${DISTMEM_HOME_POLICY:+, home policy $DISTMEM_HOME_POLICY}"
 start=$(now)
 bounded 120 "$DISTMEM" "$@" >"$TMPD/run.out" 2>"$TMPD/run.err"
 rc=$?
