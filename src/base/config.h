@@ -93,8 +93,10 @@
       "ranks can livelock.")                                                                  \
     X(FAULT_EMULATE, fault_emulate, BOOL, "yes", "",                                          \
       "With FAULT_STEP (x86-64): run the common faulting loads and stores (MOV, MOVZX, "     \
-      "MOVSX, SSE moves) in the fault handler while the page is held, instead of "           \
-      "single-stepping them (saves a second signal per miss); other instructions still step.")
+      "MOVSX, SSE moves) and ALU instructions on memory (ADD, SUB, ADC, SBB, AND, OR, XOR, "  \
+      "CMP, TEST, INC, DEC, NOT, NEG, XCHG, XADD, CMPXCHG, LOCK included) in the fault "      \
+      "handler while the page is held, instead of single-stepping them (saves a second "     \
+      "signal per miss); other instructions still step.")
 
 typedef enum dm_config_type {
     DM_CONFIG_INT,

@@ -64,8 +64,9 @@
  * back until the instruction has run once. Two ways to end the pin:
  * the handler performs the instruction itself while it holds the serial
  * lock, so no held-back message can run in between, moves RIP past it and
- * releases the pin before returning (DISTMEM_FAULT_EMULATE; plain x86-64
- * loads and stores, dm_dsm_emulate); or, for every other instruction, it
+ * releases the pin before returning (DISTMEM_FAULT_EMULATE; x86-64 loads,
+ * stores and ALU/read-modify-write instructions with a memory operand,
+ * dm_dsm_emulate); or, for every other instruction, it
  * returns with the trap flag set and the SIGTRAP after the instruction
  * releases the pin (a second signal, about as dear as the first).
  *
@@ -107,6 +108,7 @@
 #include "predict.h"
 #include "util.h"
 #include "status.h"
+#include "x86_emu.h"
 #include "x86_insn.h"
 
 /* The runtime the signal handlers serve (one per process). */
@@ -944,23 +946,30 @@ static int dm_dsm_fault(dm_dsm_t *d, uint64_t page, int write, int want_pin,
  * Emulation of the faulting instruction (DISTMEM_FAULT_EMULATE). A pinned
  * access normally costs a second signal: the handler returns with the
  * trap flag set, the processor retries the instruction, and the SIGTRAP
- * after it releases the pin. When the instruction is a plain load or
- * store that x86_insn.h decodes, the handler instead performs it itself
- * while it still holds the serial lock (the page cannot be revoked in
- * between: every revocation is a message handled under that lock),
- * writes the result into the interrupted context and moves RIP past the
- * instruction, so the pin is released before the handler returns.
+ * after it releases the pin. When the instruction is one that x86_insn.h
+ * decodes (a load or store, or an ALU or read-modify-write instruction
+ * with a memory operand), the handler instead performs it itself while it
+ * still holds the serial lock (the page cannot be revoked in between:
+ * every revocation is a message handled under that lock), writes the
+ * result into the interrupted context and moves RIP past the instruction,
+ * so the pin is released before the handler returns.
  *
  * Faithful to the processor: the access goes to the same address with one
  * instruction of the same width (as atomic as the original); a load into
  * a general register follows the architectural write rules
  * (dm_x86_load_result); an XMM load of less than 16 bytes clears the
  * rest of the 128 bits and leaves the AVX upper halves alone, as the
- * legacy SSE encodings do. Anything it cannot vouch for falls back to the
- * single step: an undecoded form, an address outside the faulting page or
- * an access crossing its end, a misaligned movaps/movdqa (the processor
- * raises #GP for it: let it), a decoded access whose direction is not the
- * fault's, or a mapping that does not grant the access.
+ * legacy SSE encodings do. An ALU form runs as the same instruction, LOCK
+ * included, on the same address, with the context's registers and
+ * arithmetic flags loaded and read back (dm_x86_alu_run): memory,
+ * registers and CF PF AF ZF SF OF are the processor's own, the other
+ * EFLAGS bits are left as they were. Anything it cannot vouch for falls
+ * back to the single step: an undecoded form, an address outside the
+ * faulting page or an access crossing its end, a misaligned
+ * movaps/movdqa (the processor raises #GP for it: let it), a decoded
+ * access whose direction is not the fault's (an RMW, CMPXCHG included,
+ * faults as a write; CMP, TEST and a register destination as a read), or
+ * a mapping that does not grant the access.
  */
 
 /* The ucontext slot of each general register, in encoding order (RAX..R15). */
@@ -1072,7 +1081,7 @@ static int dm_dsm_emulate(dm_dsm_t *d, uint64_t page, void *arg)
     if (dm_x86_decode((const uint8_t *)(uintptr_t)rip, DM_X86_MAX_LEN, &in) != 0) {
         return 0;
     }
-    store = in.kind == DM_X86_STORE || in.kind == DM_X86_STORE_IMM;
+    store = dm_x86_writes_mem(&in);
     if (store != e->write || (in.rclass == DM_X86_XMM && fx == NULL)) {
         return 0;
     }
@@ -1084,7 +1093,17 @@ static int dm_dsm_emulate(dm_dsm_t *d, uint64_t page, void *arg)
         (store ? d->pages[page].map != DM_DSM_MAP_RW : d->pages[page].map == DM_DSM_MAP_NONE)) {
         return 0;
     }
-    if (store) {
+    if (in.kind >= DM_X86_ALU_MR) {
+        uint64_t fl = (uint64_t)gr[REG_EFL];
+
+        if (dm_x86_alu_run(&in, (void *)(uintptr_t)ea, gpr, &fl) != 0) {
+            return 0;
+        }
+        for (i = 0; i < 16; i++) {
+            gr[dm_dsm_greg[i]] = (greg_t)gpr[i];
+        }
+        gr[REG_EFL] = (greg_t)fl;
+    } else if (store) {
         if (in.kind == DM_X86_STORE_IMM) {
             v[0] = in.imm;
         } else if (in.rclass == DM_X86_XMM) {

@@ -2,7 +2,9 @@
  * The x86-64 decoder of x86_insn.h. Bytes are consumed one at a time and
  * in order, and decoding stops as soon as the form is known to be
  * unhandled, so nothing past the instruction the processor would decode
- * is ever read (the contract of dm_x86_decode).
+ * is ever read (the contract of dm_x86_decode). A LOCK prefix is checked
+ * once the form is known: it is legal only where the instruction writes
+ * memory with an ALU operation.
  */
 #include "x86_insn.h"
 
@@ -109,6 +111,99 @@ static void dm_x86_set_reg8(dm_x86_insn_t *in, unsigned reg, unsigned rex_presen
     }
 }
 
+/* The register operand of a form of size bytes (1: a byte register, HIGH8 where legal). */
+static void dm_x86_set_reg(dm_x86_insn_t *in, unsigned reg, unsigned size, unsigned rex_present)
+{
+    if (size == 1) {
+        dm_x86_set_reg8(in, reg, rex_present);
+    } else {
+        in->rclass = DM_X86_GPR;
+        in->reg = (uint8_t)reg;
+    }
+}
+
+/* Reads an n-byte immediate into in->imm: sign-extended, then cut to msize bytes. */
+static int dm_x86_imm(dm_x86_cursor_t *c, unsigned n, dm_x86_insn_t *in)
+{
+    int64_t v;
+
+    if (dm_x86_signed(c, n, &v) != 0) {
+        return -1;
+    }
+    in->imm = in->msize == 8 ? (uint64_t)v : (uint64_t)v & (~(uint64_t)0 >> (64 - 8 * in->msize));
+    return 0;
+}
+
+/*
+ * The one-byte ALU opcodes with a ModRM memory operand (ADD..CMP in both
+ * directions, groups 1, 3, 4 and 5, TEST, XCHG). osz: the operand size of
+ * the non-byte forms. Returns 0 with in set, -1 for any other form.
+ */
+static int dm_x86_alu(dm_x86_cursor_t *c, uint8_t b, unsigned rex, unsigned rex_present,
+                      unsigned osz, dm_x86_insn_t *in)
+{
+    unsigned reg, n;
+
+    if (b < 0x40 && (b & 7) < 4) {
+        /* 00..3B: bit 1 the direction (register destination), bit 0 the size, bits 3..5 the op */
+        if (dm_x86_modrm(c, rex, &reg, in) != 0) {
+            return -1;
+        }
+        in->kind = (b & 2) ? DM_X86_ALU_RM : DM_X86_ALU_MR;
+        in->op = (uint8_t)(DM_X86_ADD + (b >> 3));
+        in->msize = in->rsize = (b & 1) ? (uint8_t)osz : 1;
+        dm_x86_set_reg(in, reg, in->msize, rex_present);
+        return 0;
+    }
+    switch (b) {
+    case 0x80: case 0x81: case 0x83: /* group 1: op m, imm (82 is invalid in 64-bit mode) */
+        if (dm_x86_modrm(c, rex, &reg, in) != 0) {
+            return -1;
+        }
+        in->kind = DM_X86_ALU_MI;
+        in->op = (uint8_t)(DM_X86_ADD + (reg & 7));
+        in->msize = b == 0x80 ? 1 : (uint8_t)osz;
+        n = b == 0x81 ? (osz == 2 ? 2 : 4) : 1;
+        return dm_x86_imm(c, n, in);
+    case 0x84: case 0x85: case 0x86: case 0x87: /* TEST m, r; XCHG m, r */
+        if (dm_x86_modrm(c, rex, &reg, in) != 0) {
+            return -1;
+        }
+        in->kind = DM_X86_ALU_MR;
+        in->op = b < 0x86 ? DM_X86_TEST : DM_X86_XCHG;
+        in->msize = in->rsize = (b & 1) ? (uint8_t)osz : 1;
+        dm_x86_set_reg(in, reg, in->msize, rex_present);
+        return 0;
+    case 0xF6: case 0xF7: /* group 3: /0 TEST m, imm; /2 NOT; /3 NEG (/1 an undocumented TEST) */
+        if (dm_x86_modrm(c, rex, &reg, in) != 0) {
+            return -1;
+        }
+        in->msize = b == 0xF6 ? 1 : (uint8_t)osz;
+        switch (reg & 7) {
+        case 0:
+            in->kind = DM_X86_ALU_MI;
+            in->op = DM_X86_TEST;
+            return dm_x86_imm(c, in->msize == 1 ? 1 : in->msize == 2 ? 2 : 4, in);
+        case 2: case 3:
+            in->kind = DM_X86_ALU_M;
+            in->op = (reg & 7) == 2 ? DM_X86_NOT : DM_X86_NEG;
+            return 0;
+        default:
+            return -1; /* MUL, IMUL, DIV, IDIV */
+        }
+    case 0xFE: case 0xFF: /* groups 4 and 5: /0 INC, /1 DEC (FF /2../6: CALL, JMP, PUSH) */
+        if (dm_x86_modrm(c, rex, &reg, in) != 0 || (reg & 7) > 1) {
+            return -1;
+        }
+        in->kind = DM_X86_ALU_M;
+        in->op = (reg & 7) == 0 ? DM_X86_INC : DM_X86_DEC;
+        in->msize = b == 0xFE ? 1 : (uint8_t)osz;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
 /* The SSE moves (after 0F). pfx: 0 none, 0x66, 0xF3 or 0xF2 (the mandatory prefix). */
 static int dm_x86_sse(dm_x86_cursor_t *c, uint8_t op, unsigned pfx, unsigned rex,
                       dm_x86_insn_t *in)
@@ -185,7 +280,7 @@ int dm_x86_decode(const uint8_t *code, size_t avail, dm_x86_insn_t *insn_p)
 {
     dm_x86_cursor_t c = { .code = code, .avail = avail, .pos = 0 };
     dm_x86_insn_t in;
-    unsigned rex = 0, rex_present = 0, opsize = 0, rep = 0, reg, osz;
+    unsigned rex = 0, rex_present = 0, opsize = 0, rep = 0, lock = 0, reg, osz;
     int64_t v;
     uint8_t b;
 
@@ -198,6 +293,8 @@ int dm_x86_decode(const uint8_t *code, size_t avail, dm_x86_insn_t *insn_p)
         }
         if (b == 0x66) {
             opsize = 1;
+        } else if (b == 0xF0) {
+            lock = 1;
         } else if (b == 0xF2 || b == 0xF3) {
             if (rep != 0 && rep != b) {
                 return -1;
@@ -211,7 +308,7 @@ int dm_x86_decode(const uint8_t *code, size_t avail, dm_x86_insn_t *insn_p)
             }
             break;
         } else {
-            break; /* LOCK, segment overrides, 67 and the rest are refused below as opcodes */
+            break; /* segment overrides, 67 and the rest are refused below as opcodes */
         }
     }
     osz = (rex & 8) ? 8 : opsize ? 2 : 4;
@@ -231,6 +328,15 @@ int dm_x86_decode(const uint8_t *code, size_t avail, dm_x86_insn_t *insn_p)
             in.rsize = (uint8_t)osz;
             in.rclass = DM_X86_GPR;
             in.reg = (uint8_t)reg;
+        } else if (b == 0xB0 || b == 0xB1 || b == 0xC0 || b == 0xC1) {
+            /* CMPXCHG m, r; XADD m, r */
+            if (rep || dm_x86_modrm(&c, rex, &reg, &in) != 0) {
+                return -1;
+            }
+            in.kind = DM_X86_ALU_MR;
+            in.op = b >= 0xC0 ? DM_X86_XADD : DM_X86_CMPXCHG;
+            in.msize = in.rsize = (b & 1) ? (uint8_t)osz : 1;
+            dm_x86_set_reg(&in, reg, in.msize, rex_present);
         } else {
             if (opsize && rep) {
                 return -1;
@@ -263,10 +369,9 @@ int dm_x86_decode(const uint8_t *code, size_t avail, dm_x86_insn_t *insn_p)
             }
             in.kind = DM_X86_STORE_IMM;
             in.msize = b == 0xC6 ? 1 : (uint8_t)osz;
-            if (dm_x86_signed(&c, in.msize == 8 ? 4 : in.msize, &v) != 0) {
+            if (dm_x86_imm(&c, in.msize == 8 ? 4 : in.msize, &in) != 0) {
                 return -1;
             }
-            in.imm = in.msize == 8 ? (uint64_t)v : (uint64_t)v & (~(uint64_t)0 >> (64 - 8 * in.msize));
             break;
         case 0x63:
             if (!(rex & 8)) {
@@ -295,9 +400,16 @@ int dm_x86_decode(const uint8_t *code, size_t avail, dm_x86_insn_t *insn_p)
             in.disp = v;
             break;
         default:
-            return -1;
+            if (dm_x86_alu(&c, b, rex, rex_present, osz, &in) != 0) {
+                return -1;
+            }
+            break;
         }
     }
+    if (lock && (in.kind < DM_X86_ALU_MR || !dm_x86_writes_mem(&in))) {
+        return -1; /* LOCK on a move, CMP, TEST or a register destination: #UD */
+    }
+    in.lock = (uint8_t)lock;
     in.len = (uint8_t)c.pos;
     *insn_p = in;
     return 0;
@@ -316,6 +428,18 @@ uint64_t dm_x86_ea(const dm_x86_insn_t *insn, const uint64_t gpr[16], uint64_t r
         ea += gpr[insn->index] * insn->scale;
     }
     return ea;
+}
+
+int dm_x86_writes_mem(const dm_x86_insn_t *insn)
+{
+    switch (insn->kind) {
+    case DM_X86_STORE: case DM_X86_STORE_IMM:
+        return 1;
+    case DM_X86_ALU_MR: case DM_X86_ALU_MI: case DM_X86_ALU_M:
+        return insn->op != DM_X86_CMP && insn->op != DM_X86_TEST;
+    default:
+        return 0;
+    }
 }
 
 uint64_t dm_x86_load_result(const dm_x86_insn_t *insn, uint64_t old, uint64_t mem)
