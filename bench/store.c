@@ -20,11 +20,18 @@
  *   common: [--data-mib 1024] [--budget-mib 256] [--threads 4] [--accesses N]
  *           [--warmup N] [--seed 1] [--zipf 0.99] [--max-seconds S]
  *           [--policy arc] [--migration-mbs X] [--advise auto|none]
+ *           [--max-in-flight 512]
  *
  * --max-seconds S bounds the warm-up and the measured part each: every
  * thread stops in its chunk when S have passed, and the figures count the
  * reads done (0: no bound). --migration-mbs is ours' migration budget
  * (dm_store_params_t.budget_mbs; 0, the default: the store's cache mode).
+ * --max-in-flight is ours' max_in_flight (migrations, read-ahead included,
+ * at once; the tiers' queue depth follows): 512 by default, where the
+ * store's own default (16) suits a home memory that must not flood a
+ * shared disk, not a reader that wants the device's depth (4 streams of
+ * 64 pages read ahead, and their demotions). DM_BENCH_STORE_DEBUG=1 prints
+ * the store's counters after each pattern (stderr).
  * --advise none leaves the mapping without madvise (default: SEQUENTIAL for
  * seq, RANDOM otherwise: the page cache at its best).
  *
@@ -108,6 +115,8 @@ typedef struct options {
     double      zipf;
     double      max_seconds;   /* bound on the warm-up and on the measured part; 0: none */
     double      migration_mbs; /* ours: the store's budget_mbs; 0: cache mode */
+    uint64_t    in_flight;     /* ours: the store's max_in_flight (and the tiers' queue depth) */
+    double      low, high;     /* ours: the store's watermarks */
 } options_t;
 
 /* ---------------------------------------------------------------- common */
@@ -630,15 +639,34 @@ static int store_run(const options_t *o, store_ctx_t *c, pattern_t p)
     if (s < 0) {
         return -1;
     }
+    if (getenv("DM_BENCH_STORE_DEBUG")) {
+        const dm_store_stats_t *x = &c->after;
+
+        fprintf(stderr, "debug: dram pages %llu victims %llu target %llu used %llu; queued %llu "
+                "in flight %llu; done d%llu p%llu h%llu s%llu; started d%llu p%llu h%llu; "
+                "rejected h%llu; canceled %llu stale %llu nospace %llu io %llu; readahead %llu "
+                "reader moves %llu\n",
+                (unsigned long long)x->tier[0].pages, (unsigned long long)x->tier[0].victims,
+                (unsigned long long)x->tier[0].target, (unsigned long long)x->tier[0].used,
+                (unsigned long long)x->queued, (unsigned long long)x->in_flight,
+                (unsigned long long)x->done[0], (unsigned long long)x->done[1],
+                (unsigned long long)x->done[2], (unsigned long long)x->done[3],
+                (unsigned long long)x->started[0], (unsigned long long)x->started[1],
+                (unsigned long long)x->started[2], (unsigned long long)x->rejected[2],
+                (unsigned long long)x->canceled, (unsigned long long)x->stale,
+                (unsigned long long)x->no_space, (unsigned long long)x->io_error,
+                (unsigned long long)x->readahead, (unsigned long long)x->reader_moves);
+    }
     hits = a->hits - b->hits;
     misses = a->misses - b->misses;
     for (int k = 0; k < DM_MIGRATE_CLASS_COUNT; k++) {
         moves += c->after.done[k] - c->before.done[k]; /* cache mode's moves included */
     }
     snprintf(extra, sizeof(extra),
-             "\"policy\":\"%s\",\"migration_mbs\":%g,\"moves\":%" PRIu64
+             "\"policy\":\"%s\",\"migration_mbs\":%g,\"max_in_flight\":%" PRIu64
+             ",\"moves\":%" PRIu64
              ",\"dram_pages\":%" PRIu64 ",\"dram_capacity\":%" PRIu64,
-             o->policy, o->migration_mbs,
+             o->policy, o->migration_mbs, o->in_flight,
              moves, a->pages, a->capacity);
     print_result(o, "ours", p, warm, reads, s,
                  hits + misses ? (double)hits / (double)(hits + misses) : 0.0, extra);
@@ -658,18 +686,23 @@ static int mode_store(const options_t *o)
 {
     char path[4096];
     const char *policies[2] = { o->policy, "lru" };
+    uint32_t qd = (uint32_t)(o->in_flight > 64 ? o->in_flight : 64);
     dm_store_tier_params_t tiers[2] = {
-        { .field_mask = DM_STORE_PARAM_NAME, .kind = DM_STORE_KIND_DRAM, .name = "dram",
+        { .field_mask = DM_STORE_PARAM_NAME | DM_STORE_PARAM_QUEUE_DEPTH,
+          .kind = DM_STORE_KIND_DRAM, .name = "dram", .queue_depth = qd,
           .capacity = (o->budget_mib << 20) / o->page_size },
-        { .field_mask = DM_STORE_PARAM_NAME | DM_STORE_PARAM_PATH | DM_STORE_PARAM_DIRECT,
-          .kind = DM_STORE_KIND_NVME, .name = "nvme", .path = path,
+        { .field_mask = DM_STORE_PARAM_NAME | DM_STORE_PARAM_PATH | DM_STORE_PARAM_DIRECT |
+                        DM_STORE_PARAM_QUEUE_DEPTH,
+          .kind = DM_STORE_KIND_NVME, .name = "nvme", .path = path, .queue_depth = qd,
           .capacity = data_pages(o), .direct = DM_STORE_DIRECT_REQUIRE },
     };
     dm_store_params_t params = {
         .field_mask = DM_STORE_OPT_PAGE_SIZE | DM_STORE_OPT_POLICIES | DM_STORE_OPT_WORKER |
-                      DM_STORE_OPT_BUDGET,
+                      DM_STORE_OPT_BUDGET | DM_STORE_OPT_MAX_IN_FLIGHT | DM_STORE_OPT_WATERMARKS,
         .tiers = tiers, .ntiers = 2, .npages = data_pages(o), .page_size = o->page_size,
         .policies = policies, .worker = 1, .budget_mbs = o->migration_mbs,
+        .max_in_flight = (uint32_t)o->in_flight,
+        .low_watermark = o->low, .high_watermark = o->high,
     };
     store_ctx_t c = { 0 };
     dm_status_t st;
@@ -749,7 +782,8 @@ static void usage(void)
             "         [--pattern P | --patterns seq,uniform,skewed] [--serve]\n"
             "         [--data-mib 1024] [--budget-mib 256] [--page-size 4096] [--threads 4]\n"
             "         [--accesses N] [--warmup N] [--seed 1] [--zipf 0.99] [--policy arc]\n"
-            "         [--advise auto|none] [--max-seconds S] [--migration-mbs X]\n");
+            "         [--advise auto|none] [--max-seconds S] [--migration-mbs X]\n"
+            "         [--max-in-flight 512]\n");
 }
 
 static int parse_patterns(const char *text, options_t *o)
@@ -790,7 +824,8 @@ int main(int argc, char **argv)
 {
     options_t o = { .mode = NULL, .policy = "arc", .advise = 1, .data_mib = 1024,
                     .budget_mib = 256, .page_size = 4096, .warmup = -1, .threads = 4,
-                    .seed = 1, .zipf = 0.99 };
+                    .seed = 1, .zipf = 0.99, .in_flight = 512,
+                    .low = 0.85, .high = 0.95 };
     uint64_t v;
 
     o.patterns[0] = PAT_SEQ;
@@ -833,6 +868,11 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--threads") == 0) {
             bad = parse_u64(val, 1, MAX_THREADS, &v);
             o.threads = (unsigned)v;
+        } else if (strcmp(a, "--watermarks") == 0) {
+            bad = sscanf(val, "%lf,%lf", &o.low, &o.high) != 2 ||
+                  !(o.low > 0 && o.low < o.high && o.high <= 1);
+        } else if (strcmp(a, "--max-in-flight") == 0) {
+            bad = parse_u64(val, 1, 1024, &o.in_flight);
         } else if (strcmp(a, "--accesses") == 0) {
             bad = parse_u64(val, 1, UINT32_MAX, &o.accesses);
         } else if (strcmp(a, "--warmup") == 0) {

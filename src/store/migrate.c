@@ -32,7 +32,7 @@ struct dm_migrate {
     dm_migrate_rec_t      *rec;                          /* [npages] */
     uint32_t               head[DM_MIGRATE_CLASS_COUNT];
     uint32_t               tail[DM_MIGRATE_CLASS_COUNT];
-    uint64_t               queued_bg;                    /* HINT + SCAN + PRESSURE queued */
+    uint64_t               queued_bg;                    /* HINT + SCAN queued */
     dm_budget_t            bucket[DM_MIGRATE_MAX_TIERS][DM_MIGRATE_MAX_TIERS];
     dm_migrate_counters_t  c;
 };
@@ -117,6 +117,14 @@ void dm_migrate_destroy(dm_migrate_t *m)
     }
 }
 
+/* Classes a full queue rejects: wishes (HINT, SCAN). DEMAND and PRESSURE are
+ * obligations: a reader waits for one, a tier above its target for the other
+ * (a rejected victim would stay in its tier until a scan). */
+static int dm_migrate_optional(unsigned cls)
+{
+    return cls == DM_MIGRATE_HINT || cls == DM_MIGRATE_SCAN;
+}
+
 static void dm_migrate_unlink(dm_migrate_t *m, uint32_t page)
 {
     dm_migrate_rec_t *r = &m->rec[page];
@@ -134,7 +142,7 @@ static void dm_migrate_unlink(dm_migrate_t *m, uint32_t page)
     }
     r->prev = r->next = NIL;
     m->c.queued[r->cls]--;
-    if (r->cls != DM_MIGRATE_DEMAND) {
+    if (dm_migrate_optional(r->cls)) {
         m->queued_bg--;
     }
 }
@@ -152,7 +160,7 @@ static void dm_migrate_append(dm_migrate_t *m, uint32_t page)
     }
     m->tail[r->cls] = page;
     m->c.queued[r->cls]++;
-    if (r->cls != DM_MIGRATE_DEMAND) {
+    if (dm_migrate_optional(r->cls)) {
         m->queued_bg++;
     }
     assert(m->queued_bg <= m->params.queue_max);
@@ -192,7 +200,7 @@ dm_status_t dm_migrate_request(dm_migrate_t *m, uint64_t page, unsigned from, un
         dm_migrate_append(m, (uint32_t)page);
         break;
     default:
-        if (cls != DM_MIGRATE_DEMAND && m->queued_bg >= m->params.queue_max) {
+        if (dm_migrate_optional(cls) && m->queued_bg >= m->params.queue_max) {
             m->c.rejected[cls]++;
             v = DM_MIGRATE_REJECTED;
             break;
@@ -209,6 +217,46 @@ dm_status_t dm_migrate_request(dm_migrate_t *m, uint64_t page, unsigned from, un
         *verdict_p = v;
     }
     return DM_OK;
+}
+
+/* 1 when some destination has room for the class (bg: HINT, SCAN). */
+static int dm_migrate_any_room(const dm_migrate_t *m, const dm_migrate_room_t *room, int bg)
+{
+    for (unsigned t = 0; t < m->params.ntiers; t++) {
+        if (bg ? room->room_bg[t] > 0 : room->room[t] > 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int dm_migrate_start(dm_migrate_t *m, uint64_t page, unsigned from, unsigned to,
+                     dm_migrate_class_t cls, uint64_t now_ns)
+{
+    dm_migrate_rec_t *r;
+
+    if (page >= m->params.npages || from >= m->params.ntiers || to >= m->params.ntiers ||
+        from == to || (unsigned)cls >= DM_MIGRATE_CLASS_COUNT) {
+        return 0;
+    }
+    r = &m->rec[page];
+    if (r->state == DM_MIGRATE_RUNNING || m->c.in_flight >= m->params.max_in_flight ||
+        !dm_budget_take(&m->bucket[from][to], m->params.page_size, now_ns, NULL)) {
+        return 0;
+    }
+    m->c.requested[cls]++;
+    if (r->state == DM_MIGRATE_WAITING) {
+        dm_migrate_unlink(m, (uint32_t)page);
+        m->c.merged++;
+    }
+    r->from = (uint8_t)from;
+    r->to = (uint8_t)to;
+    r->cls = (uint8_t)cls;
+    r->state = DM_MIGRATE_RUNNING;
+    m->c.in_flight++;
+    m->c.started[cls]++;
+    m->c.bytes_started[from][to] += m->params.page_size;
+    return 1;
 }
 
 unsigned dm_migrate_next(dm_migrate_t *m, uint64_t now_ns, dm_migrate_room_t *room,
@@ -228,6 +276,9 @@ unsigned dm_migrate_next(dm_migrate_t *m, uint64_t now_ns, dm_migrate_room_t *ro
 
             if (n == max || m->c.in_flight >= m->params.max_in_flight) {
                 return n;
+            }
+            if (!dm_migrate_any_room(m, room, bg)) {
+                break; /* nothing of this class can start: do not walk a long queue */
             }
             if (!blocked[r->from][r->to] && room->room[r->to] > 0 &&
                 (!bg || room->room_bg[r->to] > 0)) {
@@ -353,6 +404,11 @@ uint64_t dm_migrate_queued(const dm_migrate_t *m)
         n += m->c.queued[i];
     }
     return n;
+}
+
+uint64_t dm_migrate_queued_class(const dm_migrate_t *m, dm_migrate_class_t cls)
+{
+    return (unsigned)cls < DM_MIGRATE_CLASS_COUNT ? m->c.queued[cls] : 0;
 }
 
 uint32_t dm_migrate_in_flight(const dm_migrate_t *m)

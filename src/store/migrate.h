@@ -29,22 +29,25 @@
  * Starting spends the tokens; so the bytes started per pair over any window
  * W are at most burst + rate * W (budget.h).
  *
- * Queue bound: at most queue_max background (non-DEMAND) requests queued;
- * one more is REJECTED (counted). DEMAND requests are never rejected: each
- * page has its own record, allocated at create, so the demand queue can
- * hold every page.
+ * Queue bound: at most queue_max optional (HINT, SCAN) requests queued;
+ * one more is REJECTED (counted). DEMAND and PRESSURE requests are never
+ * rejected: a reader waits for the one, a tier above its target for the
+ * other (a rejected victim would stay in its tier for good), and each page
+ * has its own record, allocated at create, so the queues can hold every
+ * page.
  *
  * Completion (dm_migrate_complete): ok, no space in the destination, I/O
  * error, stale (the page was written while it moved: the copy was dropped),
  * canceled (the page moved otherwise). Only counted here: in every case but
  * ok the page stays at its source, which the store guarantees.
  *
- * Invariants (asserted): in_flight <= max_in_flight; queued background <=
+ * Invariants (asserted): in_flight <= max_in_flight; queued HINT + SCAN <=
  * queue_max; a page is in at most one class list and never both queued and
  * in flight; the lists hold exactly the queued pages.
  *
- * Cost: request, complete and cancel are O(1); next is O(queued requests
- * visited), which stops when max_in_flight is reached or max actions given.
+ * Cost: request, start, complete and cancel are O(1); next is O(queued
+ * requests visited), which stops when max_in_flight is reached or max
+ * actions given, and skips a class whose destinations all lack room.
  * Concurrency: none inside; the caller serializes (the store's index lock).
  */
 #ifndef DM_STORE_MIGRATE_H
@@ -73,7 +76,7 @@ typedef enum dm_migrate_verdict {
     DM_MIGRATE_QUEUED = 0, /* a new request, queued */
     DM_MIGRATE_MERGED,     /* folded into the page's queued request */
     DM_MIGRATE_MOVING,     /* the page is already in flight: dropped */
-    DM_MIGRATE_REJECTED,   /* background request, queue full: dropped */
+    DM_MIGRATE_REJECTED,   /* HINT or SCAN request, queue full: dropped */
 } dm_migrate_verdict_t;
 
 /* How a migration in flight ended. */
@@ -97,7 +100,7 @@ typedef struct dm_migrate_params {
     uint64_t npages;        /* 1 .. DM_MIGRATE_MAX_PAGES */
     unsigned ntiers;        /* 1 .. DM_MIGRATE_MAX_TIERS */
     uint32_t max_in_flight; /* 1 .. DM_MIGRATE_MAX_FLIGHT */
-    uint32_t queue_max;     /* background requests queued at most, >= 1 */
+    uint32_t queue_max;     /* HINT and SCAN requests queued at most, >= 1 */
     uint64_t page_size;     /* bytes per migration, >= 1 */
     uint64_t rate;          /* bytes/s per pair, 0 = unlimited, <= DM_BUDGET_RATE_MAX */
     uint64_t burst;         /* bytes, page_size .. DM_BUDGET_BURST_MAX (rate > 0) */
@@ -160,6 +163,21 @@ unsigned dm_migrate_next(dm_migrate_t *m, uint64_t now_ns, dm_migrate_room_t *ro
                          dm_migrate_action_t *actions, unsigned max);
 
 /*
+ * Starts page's move from `from` to `to` now, outside next(): for a caller
+ * that does the copy at once itself (a demand read that has the data in
+ * hand). Admitted as next() would admit a request of cls at the head of its
+ * class, except for room (the caller has reserved the destination): fewer
+ * than max_in_flight run and the pair's bucket pays page_size bytes at
+ * now_ns. A request of the page that was queued is taken over (it leaves
+ * its queue; counted as merged). Counted as requested and started in cls.
+ * Returns 1 when started (the page is in flight: end it with complete), 0
+ * when not admitted, already in flight or the arguments are wrong (nothing
+ * changed then).
+ */
+int dm_migrate_start(dm_migrate_t *m, uint64_t page, unsigned from, unsigned to,
+                     dm_migrate_class_t cls, uint64_t now_ns);
+
+/*
  * A started migration ended. pre: page is in flight (else ignored, returns
  * DM_ERR_INVALID_PARAM).
  */
@@ -182,6 +200,7 @@ dm_migrate_state_t dm_migrate_state(const dm_migrate_t *m, uint64_t page, unsign
 uint64_t dm_migrate_next_time(dm_migrate_t *m, uint64_t now_ns);
 
 uint64_t dm_migrate_queued(const dm_migrate_t *m);   /* all classes */
+uint64_t dm_migrate_queued_class(const dm_migrate_t *m, dm_migrate_class_t cls);
 uint32_t dm_migrate_in_flight(const dm_migrate_t *m);
 void dm_migrate_counters(const dm_migrate_t *m, dm_migrate_counters_t *c);
 

@@ -22,6 +22,13 @@
  * A victim read or written before its demotion is taken back by its policy
  * (its queued demotion canceled, one in flight dropped at the commit).
  *
+ * Home slots. In a tier that takes runs (nvme: tier.h "Runs"), page p is put
+ * in slot p mod capacity when that slot is free, else in any free slot. With
+ * a last tier as large as the store (the usual spill file), every page that
+ * lives there lives at its home slot: pages that are neighbours in the store
+ * are neighbours in the file, and the engine moves a run of them with one
+ * I/O (below).
+ *
  * The life of a migration (engine; cache-mode synchronous moves below):
  *
  *   requested  dm_migrate_request: queued by class, or merged (migrate.h)
@@ -41,14 +48,47 @@
  *   ended      no space, I/O error, stale, canceled: the reserved slot is
  *              discarded and freed; the page never left its source.
  *
+ * Groups. The migrations one engine step starts are sorted by tier pair and
+ * slot; neighbours (consecutive source slots in a tier that takes runs,
+ * consecutive home slots in a destination that takes runs) form a group of
+ * up to RUN_MAX records with adjacent buffers, whose read is one I/O of the
+ * whole run (a read-ahead window of 64 pages: one 256 KiB read) and whose
+ * write is one I/O per run of the members still alive after the read. Each
+ * member still commits or ends on its own; the records are released
+ * together when the last I/O of the group is done.
+ *
+ * Demand promotion in the reader's thread (budget mode). A read of a page
+ * outside tier 0 has to read the source anyway; when the pair's bucket, the
+ * in-flight bound and a free slot of tier 0 admit it at once
+ * (dm_migrate_start), the reader runs the migration itself: it reserves the
+ * slot, flags the page MOVING|READING, reads the source into the caller's
+ * buffer and copies it into tier 0 without the lock, then commits as the
+ * engine does. One device read per miss, not two (in place, then again by
+ * the engine), and the page is in tier 0 when the read returns. When it is
+ * not admitted, the page is read in place and a DEMAND promotion requested.
+ *
+ * Read-ahead (budget mode). Each read is matched against a few streams (the
+ * page a sequential reader reads next). From the third page in sequence on,
+ * the stream requests the next `window` pages up to tier 0 as HINT
+ * migrations (the window doubles from RA_MIN to readahead_max pages, and a
+ * new batch is asked when half of it has been read): the engine reads them
+ * as runs, deep, while the reader consumes the pages before. HINT starts
+ * only below tier 0's high watermark and behind DEMAND and PRESSURE (so
+ * read-ahead never takes a demand read's place nor the room the demotions
+ * make), and pays the budget like every migration. A reader that reaches a
+ * page whose promotion is in flight waits for it (helping the engine: it
+ * reaps finished I/O itself) instead of reading the device a second time.
+ *
  * Why a read is never stale. A reader finds (tier, slot) under the index
  * lock and reads that slot: during a migration it is the source, which holds
  * the current data (writes go to it, see below) until the commit. A read
- * done outside the lock (a slow tier) pins the page first; the commit waits,
- * with the COMMIT flag raised so that no new reader or writer enters, until
- * the pins are gone, and only then frees the source slot. So a reader never
- * sees a freed or reused slot, and never sees the copy before it is the
- * page's home.
+ * done outside the lock (any tier but dram) pins the page first; the commit
+ * waits, with the COMMIT flag raised so that no new reader or writer enters,
+ * until the pins are gone, and only then frees the source slot. So a reader
+ * never sees a freed or reused slot, and never sees the copy before it is
+ * the page's home. A reader that promotes the page itself holds READING
+ * instead of a pin: writers wait for it, and it commits in the same critical
+ * section in which it clears READING.
  *
  * Why a write is never lost. A write to a page being migrated marks the
  * migration STALE (under the lock) and writes the source. The commit sees
@@ -56,35 +96,47 @@
  * The write waits only for the migration's read of the source to finish
  * (the tier contract forbids a write to a slot with an operation in
  * flight), helping by reaping that tier itself, so it never waits for the
- * worker.
+ * worker. Writers of one page take turns (one pinned as a writer at a
+ * time), so the page holds one whole write, whatever the device does with
+ * two concurrent writes of one block. The first write of a page reserves
+ * its slot and flags it PLACING while it writes without the lock: readers
+ * and writers of the page wait, migrations do not start (it is pinned as a
+ * writer), and a failed write (no space) undoes the placement, so the page
+ * stays unwritten.
  *
  * What the budget bounds. Every engine migration pays page_size bytes to the
- * bucket of its (source, destination) pair when it starts. So the bytes
- * STARTED per pair over any window W are <= burst + rate * W, and the bytes
- * committed per window at most that plus what was in flight at its start
- * (max_in_flight pages). Demand accesses are not in the budget: they are
- * served in place; only the promotions they ask for are (admitted first).
+ * bucket of its (source, destination) pair when it starts, and so does a
+ * reader's own promotion (dm_migrate_start). So the bytes STARTED per pair
+ * over any window W are <= burst + rate * W, and the bytes committed per
+ * window at most that plus what was in flight at its start (max_in_flight
+ * pages). Demand accesses served in place are not in the budget.
  *
  * Cache mode (no budget). A demand access of a page outside tier 0 moves it
  * into tier 0 in the caller's thread, under the index lock: the policy of
  * tier 0 admits it, its victim is demoted at once (recursively, if the tier
  * below is full too), the page's data (which the caller's buffer holds by
  * then) is written to a free slot of tier 0 and the old slot freed. These
- * synchronous moves do their I/O under the index lock: simple, and the price
- * of a cache that must behave as one on every access.
+ * synchronous moves write the victim to the tier below under the index
+ * lock: simple, and the price of a cache that must behave as one on every
+ * access (the reads of the demand path itself run outside the lock).
  *
  * Locks. s->lock (the index lock) guards the index, the policies, the free
- * stacks, the scheduler, the migration records and the counters. Each tier
- * handle has an io_lock, since a tier is used by one thread at a time: every
- * call into a tier holds its io_lock; the order is s->lock, then io_lock
- * (never the reverse). The engine's submit and poll never block, so they run
- * under s->lock; synchronous reads and writes of slow tiers (not dram) run
- * with only the io_lock, the page pinned. Waits (cond) release s->lock and
- * never hold an io_lock.
+ * stacks, the scheduler, the migration records, the streams and the
+ * counters. It is never held across device I/O outside cache mode's
+ * demotions: dram is copied under it (a memcpy), every other tier is read
+ * and written with the page pinned (or READING, or PLACING) and the lock
+ * released. The engine's submit and poll never block, so they run under
+ * s->lock. Tiers whose handles are concurrent (dram, nvme: tier.h) are
+ * called without any other lock, so several demand reads and writes of
+ * different pages reach the device at once; the others (pfs, gpu) are
+ * serialized by a per-tier io_lock, taken after s->lock (never the
+ * reverse). Waits (cond) release s->lock and hold no io_lock; a thread
+ * never waits, nor helps the engine, while it holds a pin (a commit waits
+ * for pins).
  *
  * Memory: everything is allocated in create (index, free stacks, policies,
- * scheduler records, migration buffers); nothing on the access path or in
- * the engine. dm_store_check allocates (a test helper).
+ * scheduler records, migration buffers, streams); nothing on the access path
+ * or in the engine. dm_store_check allocates (a test helper).
  */
 #include "store.h"
 
@@ -98,21 +150,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "status.h"
 #include "util.h"
 
 #define NOWHERE 0xffu
 #define NOSLOT  UINT32_MAX
-#define REAP_BATCH 64u
+#define REAP_BATCH  64u
+#define START_BATCH 256u    /* migrations one engine step starts at most */
+#define RUN_MAX     64u     /* pages one engine I/O moves at most */
+#define WAIT_NS     50000u  /* a waiter looks again after this (it also wakes on cond) */
+#define RA_STREAMS  16u     /* sequential readers followed at once */
+#define RA_TRIGGER  3u      /* pages in sequence before read-ahead starts */
+#define RA_MIN      8u      /* the first read-ahead window, pages */
+#define RA_DEFAULT  64u     /* readahead_max by default, pages */
+#define DEMOTE_BATCH 32u    /* demotions started together (one submission) */
 
 /* Page flags. */
 enum {
     PG_VICTIM  = 1u << 0, /* lives in its tier, dropped by the tier's policy */
-    PG_MOVING  = 1u << 1, /* an engine migration of it is in flight */
+    PG_MOVING  = 1u << 1, /* a migration of it is in flight */
     PG_READING = 1u << 2, /* ... and its read of the source is in flight */
     PG_STALE   = 1u << 3, /* written since the migration started: drop the copy */
     PG_CANCEL  = 1u << 4, /* a demotion in flight of a page taken back: drop it */
     PG_COMMIT  = 1u << 5, /* the commit waits for pins: nobody new enters */
+    PG_PLACING = 1u << 6, /* its first write is in progress: nobody else enters */
 };
 
 /* One logical page: where it lives and what is happening to it. */
@@ -130,9 +192,13 @@ typedef struct dm_store_page {
 typedef struct dm_store_tstate {
     dm_store_tier_t     *tier;
     dm_policy_t         *policy;
-    pthread_mutex_t      io_lock;   /* serializes calls into tier */
+    pthread_mutex_t      io_lock;   /* serializes calls into a tier that is not concurrent */
+    int                  concurrent; /* the handle takes calls from several threads */
+    int                  runs;      /* takes runs (not dram): home slots, grouped I/O */
+    unsigned             max_run;   /* pages per engine I/O here */
     dm_store_tier_info_t info;
     uint32_t            *free;      /* free slot stack [capacity] */
+    uint32_t            *pos;       /* pos[slot]: its index in free, NOSLOT when taken */
     uint64_t             nfree;
     uint64_t             pages;     /* pages living here */
     uint64_t             victims;   /* of those, PG_VICTIM */
@@ -142,21 +208,41 @@ typedef struct dm_store_tstate {
     unsigned             ops;       /* engine operations submitted, not reaped */
 } dm_store_tstate_t;
 
-enum { MIG_FREE = 0, MIG_READ, MIG_WRITE };
+/* A record's phase. ENDED: committed or ended, held until its group is done. */
+enum { MIG_FREE = 0, MIG_READ, MIG_WRITE, MIG_ENDED, MIG_SYNC };
 
-/* A migration in flight (one per slot in flight). */
+/*
+ * A migration in flight (one record per page in flight). Records of a group
+ * are consecutive (lead .. lead + count - 1), so are their buffers: a run's
+ * I/O uses the first one's io and buffer for all.
+ */
 typedef struct dm_store_mig {
-    dm_store_io_t io;
-    void         *buf;
+    dm_store_io_t io;       /* the I/O this record leads, of iopages records */
+    void         *buf;      /* page_size bytes; record i + 1's follows record i's */
     uint64_t      page;
     uint32_t      src_slot, dst_slot;
+    uint32_t      lead;     /* the group's first record */
+    uint16_t      count;    /* lead: records in the group */
+    uint16_t      pending;  /* lead: I/Os of the group's phase not yet reaped */
+    uint16_t      iopages;  /* records the io covers, from this one on */
+    uint8_t       gphase;   /* lead: MIG_READ or MIG_WRITE */
+    dm_status_t   status;   /* this page's I/O in the current phase */
     uint8_t       src, dst, cls, phase;
 } dm_store_mig_t;
+
+/* A sequential reader (read-ahead). */
+typedef struct dm_store_stream {
+    uint64_t next;    /* the page it reads next */
+    uint64_t ra_end;  /* read-ahead asked up to here (exclusive) */
+    uint64_t used;    /* LRU stamp */
+    uint32_t run;     /* pages read in sequence; 0: the entry is empty */
+    uint32_t window;  /* pages asked ahead at the last batch */
+} dm_store_stream_t;
 
 struct dm_store {
     pthread_mutex_t   lock;  /* THE index lock: see the essay */
     atomic_uint       waiting; /* threads blocked on lock (dm_store_lock) */
-    pthread_cond_t    cond;  /* pins dropped, reads of sources done, commits done */
+    pthread_cond_t    cond;  /* pins dropped, reads of sources done, commits done (MONOTONIC) */
     pthread_cond_t    work;  /* wakes the worker (CLOCK_MONOTONIC) */
     unsigned          ntiers;
     dm_store_tstate_t t[DM_STORE_MAX_TIERS];
@@ -166,15 +252,20 @@ struct dm_store {
     size_t            buf_align;
     dm_migrate_t     *sched;
     dm_store_mig_t   *mig;
-    uint32_t         *mig_free;
+    uint64_t         *mig_map;   /* bit i: record i in use */
     uint32_t          nmig_free, max_in_flight;
     void             *mig_bufs;
     void             *sync_buf;  /* cache mode: victim copies, under the lock */
     int               cache_mode; /* no budget */
     uint32_t          scan_threshold;
     uint64_t          last_now;
+    uint32_t          demote_batch; /* PRESSURE requests started together */
+    /* read-ahead (budget mode; readahead_max 0: off) */
+    uint32_t          ra_max;
+    uint64_t          ra_clock;
+    dm_store_stream_t streams[RA_STREAMS];
     /* counters of what the scheduler does not see */
-    uint64_t          zero_reads, sync_moves;
+    uint64_t          zero_reads, sync_moves, readahead, reader_moves;
     uint64_t          sync_requested[DM_MIGRATE_CLASS_COUNT];
     uint64_t          sync_done[DM_MIGRATE_CLASS_COUNT];
     uint64_t          sync_no_space, sync_io_error;
@@ -193,10 +284,11 @@ struct dm_store {
  * glibc mutexes are not fair: an application thread that reads dram pages
  * in a tight loop takes the lock again before a woken waiter runs, and the
  * worker (and the stats, prefetch) can starve for whole seconds. So a thread
- * that has to block says so (waiting), and the demand paths, before taking
- * the lock, give way for a bounded time (at most ~64 yields) while anyone
- * waits. This bounds the worker's wait by its own step, not by the
- * application's appetite.
+ * of the engine or the control path that has to block says so (waiting),
+ * and the demand paths, before taking the lock, give way for a bounded time
+ * (at most ~64 yields) while one waits. This bounds the worker's wait by its
+ * own step, not by the application's appetite. Demand threads do not count
+ * as waiting: several readers would only make each other yield.
  */
 static void dm_store_lock(dm_store_t *s)
 {
@@ -208,12 +300,18 @@ static void dm_store_lock(dm_store_t *s)
     atomic_fetch_sub(&s->waiting, 1);
 }
 
+/* The index lock again, for a demand path that released it for its I/O. */
+static void dm_store_relock(dm_store_t *s)
+{
+    pthread_mutex_lock(&s->lock);
+}
+
 static void dm_store_lock_demand(dm_store_t *s)
 {
     for (int i = 0; i < 64 && atomic_load_explicit(&s->waiting, memory_order_relaxed) > 0; i++) {
         sched_yield();
     }
-    dm_store_lock(s);
+    pthread_mutex_lock(&s->lock);
 }
 
 static void dm_store_unlock(dm_store_t *s)
@@ -221,16 +319,40 @@ static void dm_store_unlock(dm_store_t *s)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* Waits on s->cond for at most WAIT_NS. pre: s->lock. */
+static void dm_store_cond_wait_short(dm_store_t *s)
+{
+    uint64_t deadline = dm_time_ns() + WAIT_NS;
+    struct timespec ts = { .tv_sec = (time_t)(deadline / DM_NSEC_PER_SEC),
+                           .tv_nsec = (long)(deadline % DM_NSEC_PER_SEC) };
+
+    (void)pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+}
+
 /* ------------------------------------------------------------------------ */
-/* Tier calls, each under the tier's io_lock.                                */
+/* Tier calls. A tier that is not concurrent is called under its io_lock.   */
+
+static void dm_store_io_enter(dm_store_t *s, unsigned t)
+{
+    if (!s->t[t].concurrent) {
+        pthread_mutex_lock(&s->t[t].io_lock);
+    }
+}
+
+static void dm_store_io_leave(dm_store_t *s, unsigned t)
+{
+    if (!s->t[t].concurrent) {
+        pthread_mutex_unlock(&s->t[t].io_lock);
+    }
+}
 
 static dm_status_t dm_store_io_read(dm_store_t *s, unsigned t, uint32_t slot, void *buf)
 {
     dm_status_t st;
 
-    pthread_mutex_lock(&s->t[t].io_lock);
+    dm_store_io_enter(s, t);
     st = dm_store_tier_read(s->t[t].tier, slot, buf);
-    pthread_mutex_unlock(&s->t[t].io_lock);
+    dm_store_io_leave(s, t);
     return st;
 }
 
@@ -238,31 +360,62 @@ static dm_status_t dm_store_io_write(dm_store_t *s, unsigned t, uint32_t slot, c
 {
     dm_status_t st;
 
-    pthread_mutex_lock(&s->t[t].io_lock);
+    dm_store_io_enter(s, t);
     st = dm_store_tier_write(s->t[t].tier, slot, buf);
-    pthread_mutex_unlock(&s->t[t].io_lock);
+    dm_store_io_leave(s, t);
     return st;
 }
 
-/* Returns a slot to the free stack; its contents are dropped first.
- * pre: s->lock held; no operation on the slot in flight. */
+/* ------------------------------------------------------------------------ */
+/* Slots.                                                                    */
+
+/* The home slot of page in tier t (see the essay), or NOSLOT where t has none. */
+static uint32_t dm_store_home(const dm_store_t *s, unsigned t, uint64_t page)
+{
+    return s->t[t].runs ? (uint32_t)(page % s->t[t].info.capacity) : NOSLOT;
+}
+
+static int dm_store_slot_is_free(const dm_store_t *s, unsigned t, uint32_t slot)
+{
+    return slot != NOSLOT && s->t[t].pos[slot] != NOSLOT;
+}
+
+/*
+ * Returns a slot to the free stack; its contents are dropped first (dram
+ * keeps its memory: the slot is used again soon). pre: s->lock held; no
+ * operation on the slot in flight.
+ */
 static void dm_store_slot_free_locked(dm_store_t *s, unsigned t, uint32_t slot)
 {
     dm_store_tstate_t *ts = &s->t[t];
 
-    pthread_mutex_lock(&ts->io_lock);
-    (void)dm_store_tier_discard(ts->tier, slot); /* only fails for a bad slot or pfs I/O */
-    pthread_mutex_unlock(&ts->io_lock);
-    assert(ts->nfree < ts->info.capacity);
+    dm_store_io_enter(s, t);
+    if (ts->info.kind == DM_STORE_KIND_DRAM) {
+        (void)dm_store_tier_forget(ts->tier, slot);
+    } else {
+        (void)dm_store_tier_discard(ts->tier, slot); /* only fails for a bad slot or pfs I/O */
+    }
+    dm_store_io_leave(s, t);
+    assert(ts->nfree < ts->info.capacity && ts->pos[slot] == NOSLOT);
+    ts->pos[slot] = (uint32_t)ts->nfree;
     ts->free[ts->nfree++] = slot;
 }
 
-static uint32_t dm_store_slot_take_locked(dm_store_t *s, unsigned t)
+/* Takes page's home slot in t when free, else the top of the free stack. */
+static uint32_t dm_store_slot_take_locked(dm_store_t *s, unsigned t, uint64_t page)
 {
     dm_store_tstate_t *ts = &s->t[t];
+    uint32_t want = dm_store_home(s, t, page), slot, top;
 
     assert(ts->nfree > 0);
-    return ts->free[--ts->nfree];
+    top = ts->free[ts->nfree - 1];
+    slot = dm_store_slot_is_free(s, t, want) ? want : top;
+    /* swap slot with the top, pop */
+    ts->free[ts->pos[slot]] = top;
+    ts->pos[top] = ts->pos[slot];
+    ts->pos[slot] = NOSLOT;
+    ts->nfree--;
+    return slot;
 }
 
 /* Fast tiers are read and written under the index lock (a memcpy). */
@@ -270,7 +423,6 @@ static int dm_store_tier_fast(const dm_store_t *s, unsigned t)
 {
     return s->t[t].info.kind == DM_STORE_KIND_DRAM;
 }
-
 /* ------------------------------------------------------------------------ */
 /* Requests, victims, moves. All under s->lock.                              */
 
@@ -279,8 +431,11 @@ static dm_migrate_verdict_t dm_store_request_locked(dm_store_t *s, uint64_t page
 {
     dm_migrate_verdict_t v = DM_MIGRATE_REJECTED;
 
+    /* demotions wake the worker by the batch (see dm_store_help_locked) */
     if (dm_migrate_request(s->sched, page, from, to, cls, &v) == DM_OK &&
-        v == DM_MIGRATE_QUEUED && s->worker) {
+        v == DM_MIGRATE_QUEUED && s->worker &&
+        (cls != DM_MIGRATE_PRESSURE ||
+         dm_migrate_queued_class(s->sched, DM_MIGRATE_PRESSURE) >= s->demote_batch)) {
         s->kick = 1;
         pthread_cond_signal(&s->work);
     }
@@ -396,7 +551,7 @@ static dm_status_t dm_store_demote_sync_locked(dm_store_t *s, uint64_t page)
         (void)dm_store_request_locked(s, page, t, d, DM_MIGRATE_PRESSURE);
         return DM_ERR_BUSY;
     }
-    dslot = dm_store_slot_take_locked(s, d);
+    dslot = dm_store_slot_take_locked(s, d, page);
     st = dm_store_io_read(s, t, pg->slot, s->sync_buf);
     if (st == DM_OK) {
         st = dm_store_io_write(s, d, dslot, s->sync_buf);
@@ -446,7 +601,7 @@ static dm_status_t dm_store_top_sync_locked(dm_store_t *s, uint64_t page, const 
         (void)dm_policy_remove(t0->policy, page);
         return DM_ERR_BUSY;
     }
-    slot = dm_store_slot_take_locked(s, 0);
+    slot = dm_store_slot_take_locked(s, 0, page);
     st = dm_store_io_write(s, 0, slot, buf);
     if (st != DM_OK) {
         dm_store_slot_free_locked(s, 0, slot);
@@ -516,9 +671,36 @@ static void dm_store_touch_locked(dm_store_t *s, uint64_t page, int is_write)
 }
 
 /*
+ * Undoes the placement of page in tier t at slot (its first write failed):
+ * the page is unwritten again. pre: s->lock; the page is PLACING and this
+ * thread's only (nobody else entered: see dm_store_place_locked).
+ */
+static void dm_store_unplace_locked(dm_store_t *s, uint64_t page, unsigned t, uint32_t slot)
+{
+    dm_store_page_t *pg = &s->pages[page];
+    dm_store_tstate_t *ts = &s->t[t];
+
+    if (pg->flags & PG_VICTIM) { /* dropped by the policy while we wrote */
+        pg->flags &= (uint8_t)~PG_VICTIM;
+        ts->victims--;
+        (void)dm_migrate_cancel(s->sched, page);
+    } else {
+        (void)dm_policy_remove(ts->policy, page);
+    }
+    pg->tier = NOWHERE;
+    pg->slot = NOSLOT;
+    pg->gen++;
+    ts->pages--;
+    dm_store_slot_free_locked(s, t, slot);
+}
+
+/*
  * A write of a page never written: the fastest tier with a free slot
- * (cache mode: tier 0, evicting). Written under the index lock. Returns
- * DM_ERR_NO_SPACE when every tier with a slot refused with ENOSPC.
+ * (cache mode: tier 0, evicting). dram is written under the index lock;
+ * another tier with the lock released, the page PLACING (readers and
+ * writers of it wait, no migration starts: it is pinned as a writer), and
+ * the placement undone when the write fails. Returns DM_ERR_NO_SPACE when
+ * every tier with a slot refused with ENOSPC. pre and post: s->lock held.
  */
 static dm_status_t dm_store_place_locked(dm_store_t *s, uint64_t page, const void *buf)
 {
@@ -547,28 +729,39 @@ static dm_status_t dm_store_place_locked(dm_store_t *s, uint64_t page, const voi
             (void)dm_policy_remove(ts->policy, page);
             continue;
         }
-        slot = dm_store_slot_take_locked(s, t);
-        st = dm_store_io_write(s, t, slot, buf);
+        slot = dm_store_slot_take_locked(s, t, page);
+        pg->tier = (uint8_t)t;
+        pg->slot = slot;
+        pg->gen++;
+        ts->pages++;
+        if (dm_store_tier_fast(s, t)) {
+            st = dm_store_io_write(s, t, slot, buf);
+        } else {
+            pg->flags |= PG_PLACING;
+            pg->pins++;
+            pg->writers++;
+            dm_store_unlock(s);
+            st = dm_store_io_write(s, t, slot, buf);
+            dm_store_relock(s);
+            pg->pins--;
+            pg->writers--;
+            pg->flags &= (uint8_t)~PG_PLACING;
+            pthread_cond_broadcast(&s->cond);
+        }
         if (st != DM_OK) {
-            dm_store_slot_free_locked(s, t, slot);
-            (void)dm_policy_remove(ts->policy, page);
+            dm_store_unplace_locked(s, page, t, slot);
             if (st == DM_ERR_NO_SPACE) {
                 continue;
             }
             return st;
         }
-        pg->tier = (uint8_t)t;
-        pg->slot = slot;
-        pg->gen++;
         pg->hits = 1;
-        ts->pages++;
         ts->hits++;
         for (unsigned j = 0; j < t; j++) {
             s->t[j].misses++;
         }
-        if (t > 0 && !s->cache_mode) {
-            (void)dm_store_request_locked(s, page, t, 0, DM_MIGRATE_DEMAND);
-        }
+        /* no promotion: the faster tiers were full; writing a data set
+         * larger than them would otherwise queue a promotion per page */
         return DM_OK;
     }
     if (st == DM_ERR_NO_SPACE) {
@@ -584,10 +777,54 @@ static dm_status_t dm_store_place_locked(dm_store_t *s, uint64_t page, const voi
 /* ------------------------------------------------------------------------ */
 /* The engine.                                                               */
 
-static void dm_store_mig_release_locked(dm_store_t *s, dm_store_mig_t *mig)
+/*
+ * Takes up to want consecutive free records: the first run of want, else
+ * the longest run there is. Returns its first index; *got_p its length.
+ * pre: s->lock; nmig_free > 0.
+ */
+static uint32_t dm_store_mig_alloc_locked(dm_store_t *s, unsigned want, unsigned *got_p)
 {
-    mig->phase = MIG_FREE;
-    s->mig_free[s->nmig_free++] = (uint32_t)(mig - s->mig);
+    uint32_t best = 0, best_len = 0, run = 0, first = 0;
+
+    assert(s->nmig_free > 0 && want > 0);
+    for (uint32_t i = 0; i < s->max_in_flight; i++) {
+        if (s->mig_map[i / 64] & (1ull << (i % 64))) {
+            run = 0;
+            if ((i % 64) == 0 && s->mig_map[i / 64] == ~0ull) {
+                i += 63; /* a full word */
+            }
+            continue;
+        }
+        if (run++ == 0) {
+            first = i;
+        }
+        if (run > best_len) {
+            best = first;
+            best_len = run;
+        }
+        if (run == want) {
+            break;
+        }
+    }
+    assert(best_len > 0);
+    for (uint32_t i = best; i < best + best_len; i++) {
+        s->mig_map[i / 64] |= 1ull << (i % 64);
+        s->mig[i].phase = MIG_ENDED; /* not FREE: taken; the caller sets the phase */
+    }
+    s->nmig_free -= best_len;
+    *got_p = best_len;
+    return best;
+}
+
+/* Releases the records of a group (its last I/O is done). */
+static void dm_store_mig_release_locked(dm_store_t *s, uint32_t first, unsigned count)
+{
+    for (uint32_t i = first; i < first + count; i++) {
+        assert(s->mig[i].phase == MIG_ENDED);
+        s->mig[i].phase = MIG_FREE;
+        s->mig_map[i / 64] &= ~(1ull << (i % 64));
+    }
+    s->nmig_free += count;
 }
 
 /* A migration that did not commit: the page never left its source. */
@@ -598,7 +835,7 @@ static void dm_store_end_locked(dm_store_t *s, dm_store_mig_t *mig, dm_migrate_r
     dm_store_slot_free_locked(s, mig->dst, mig->dst_slot);
     pg->flags &= (uint8_t)~(PG_MOVING | PG_READING | PG_STALE | PG_CANCEL | PG_COMMIT);
     (void)dm_migrate_complete(s->sched, mig->page, result);
-    dm_store_mig_release_locked(s, mig);
+    mig->phase = MIG_ENDED;
     pthread_cond_broadcast(&s->cond);
     /* a victim whose demotion was dropped (stale) asks again; after no space
      * or an I/O error the scan asks again, not every step */
@@ -610,7 +847,8 @@ static void dm_store_end_locked(dm_store_t *s, dm_store_mig_t *mig, dm_migrate_r
 
 /*
  * The copy is in the destination slot. Commit it, unless the page was
- * written (stale) or taken back (cancel) since the start.
+ * written (stale) or taken back (cancel) since the start. May wait on
+ * s->cond for pins (releasing s->lock meanwhile).
  */
 static void dm_store_commit_locked(dm_store_t *s, dm_store_mig_t *mig)
 {
@@ -638,118 +876,367 @@ static void dm_store_commit_locked(dm_store_t *s, dm_store_mig_t *mig)
     dm_store_switch_locked(s, mig->page, mig->dst, mig->dst_slot, (dm_migrate_class_t)mig->cls);
     pg->flags &= (uint8_t)~(PG_MOVING | PG_READING | PG_COMMIT);
     (void)dm_migrate_complete(s->sched, mig->page, DM_MIGRATE_OK);
-    dm_store_mig_release_locked(s, mig);
+    mig->phase = MIG_ENDED;
     pthread_cond_broadcast(&s->cond);
     if (verdict == DM_POLICY_MISS_EVICT) {
         dm_store_victim_locked(s, mig->dst, victim, 0);
     }
 }
 
-/* One finished tier operation of a migration. */
-static void dm_store_mig_event_locked(dm_store_t *s, dm_store_mig_t *mig)
+/*
+ * Submits one I/O of the group of record i: npages records from i on
+ * (their slots consecutive on that side), into or from i's buffer (the
+ * records' buffers are adjacent). A refused submission counts as done with
+ * an error for those records.
+ */
+static void dm_store_group_io_locked(dm_store_t *s, uint32_t i, unsigned npages, dm_store_op_t op)
 {
-    dm_store_page_t *pg = &s->pages[mig->page];
-    dm_status_t st = mig->io.status;
+    dm_store_mig_t *mig = &s->mig[i], *lead = &s->mig[mig->lead];
+    unsigned t = op == DM_STORE_OP_READ ? mig->src : mig->dst;
+    dm_status_t st;
 
-    if (mig->phase == MIG_READ) {
-        pg->flags &= (uint8_t)~PG_READING;
-        pthread_cond_broadcast(&s->cond); /* writers waiting for the read */
-        if (st != DM_OK) {
-            dm_store_end_locked(s, mig, DM_MIGRATE_IO_ERROR);
-            return;
+    memset(&mig->io, 0, sizeof(mig->io));
+    mig->io.op = op;
+    mig->io.slot = op == DM_STORE_OP_READ ? mig->src_slot : mig->dst_slot;
+    mig->io.npages = npages;
+    mig->io.buf = mig->buf;
+    mig->io.arg = mig;
+    mig->iopages = (uint16_t)npages;
+    dm_store_io_enter(s, t);
+    st = dm_store_tier_submit(s->t[t].tier, &mig->io);
+    dm_store_io_leave(s, t);
+    if (st != DM_OK) {
+        for (unsigned k = 0; k < npages; k++) {
+            s->mig[i + k].status = DM_ERR_IO;
         }
-        if (pg->flags & (PG_STALE | PG_CANCEL)) {
-            dm_store_end_locked(s, mig, (pg->flags & PG_STALE) ? DM_MIGRATE_STALE
-                                                                : DM_MIGRATE_CANCELED);
-            return;
-        }
-        mig->phase = MIG_WRITE;
-        mig->io.op = DM_STORE_OP_WRITE;
-        mig->io.slot = mig->dst_slot;
-        pthread_mutex_lock(&s->t[mig->dst].io_lock);
-        st = dm_store_tier_submit(s->t[mig->dst].tier, &mig->io);
-        pthread_mutex_unlock(&s->t[mig->dst].io_lock);
-        if (st != DM_OK) {
-            dm_store_end_locked(s, mig, DM_MIGRATE_IO_ERROR);
-            return;
-        }
-        s->t[mig->dst].ops++;
         return;
     }
-    assert(mig->phase == MIG_WRITE);
-    if (st == DM_ERR_NO_SPACE) {
-        dm_store_end_locked(s, mig, DM_MIGRATE_NO_SPACE);
-    } else if (st != DM_OK) {
-        dm_store_end_locked(s, mig, DM_MIGRATE_IO_ERROR);
-    } else {
-        dm_store_commit_locked(s, mig);
+    s->t[t].ops++;
+    lead->pending++;
+}
+
+static void dm_store_group_done_locked(dm_store_t *s, uint32_t first);
+
+/* The group's reads are done: end what cannot go on, write the rest. */
+static void dm_store_group_read_done_locked(dm_store_t *s, uint32_t first)
+{
+    dm_store_mig_t *lead = &s->mig[first];
+    unsigned count = lead->count;
+    const dm_store_tstate_t *td = &s->t[lead->dst];
+
+    for (uint32_t i = first; i < first + count; i++) {
+        dm_store_mig_t *mig = &s->mig[i];
+        dm_store_page_t *pg = &s->pages[mig->page];
+
+        if (mig->phase != MIG_READ) {
+            continue;
+        }
+        pg->flags &= (uint8_t)~PG_READING;
+        if (mig->status != DM_OK) {
+            dm_store_end_locked(s, mig, DM_MIGRATE_IO_ERROR);
+        } else if (pg->flags & (PG_STALE | PG_CANCEL)) {
+            dm_store_end_locked(s, mig, (pg->flags & PG_STALE) ? DM_MIGRATE_STALE
+                                                                : DM_MIGRATE_CANCELED);
+        }
+    }
+    pthread_cond_broadcast(&s->cond); /* writers waiting for the reads */
+    lead->gphase = MIG_WRITE;
+    for (uint32_t i = first; i < first + count;) {
+        uint32_t j = i + 1;
+
+        if (s->mig[i].phase != MIG_READ) {
+            i++;
+            continue;
+        }
+        while (td->runs && j < first + count && s->mig[j].phase == MIG_READ &&
+               s->mig[j].dst_slot == s->mig[j - 1].dst_slot + 1) {
+            j++;
+        }
+        for (uint32_t k = i; k < j; k++) {
+            s->mig[k].phase = MIG_WRITE;
+            s->mig[k].status = DM_OK;
+        }
+        dm_store_group_io_locked(s, i, j - i, DM_STORE_OP_WRITE);
+        i = j;
+    }
+    if (lead->pending == 0) {
+        dm_store_group_done_locked(s, first);
     }
 }
 
-/* Reaps up to max finished operations of tier t (waiting for min). */
-static unsigned dm_store_reap_locked(dm_store_t *s, unsigned t, unsigned min, unsigned max)
+/* The group's writes are done: commit or end each member, free the records. */
+static void dm_store_group_done_locked(dm_store_t *s, uint32_t first)
+{
+    unsigned count = s->mig[first].count;
+
+    for (uint32_t i = first; i < first + count; i++) {
+        dm_store_mig_t *mig = &s->mig[i];
+
+        if (mig->phase != MIG_WRITE) {
+            continue;
+        }
+        if (mig->status == DM_ERR_NO_SPACE) {
+            dm_store_end_locked(s, mig, DM_MIGRATE_NO_SPACE);
+        } else if (mig->status != DM_OK) {
+            dm_store_end_locked(s, mig, DM_MIGRATE_IO_ERROR);
+        } else {
+            dm_store_commit_locked(s, mig); /* may wait for pins */
+        }
+    }
+    dm_store_mig_release_locked(s, first, count);
+}
+
+/* One finished tier operation of a group. */
+static void dm_store_io_done_locked(dm_store_t *s, dm_store_io_t *io)
+{
+    dm_store_mig_t *mig = io->arg;
+    uint32_t i = (uint32_t)(mig - s->mig), first = mig->lead;
+    dm_store_mig_t *lead = &s->mig[first];
+
+    for (unsigned k = 0; k < mig->iopages; k++) {
+        s->mig[i + k].status = io->status;
+    }
+    assert(lead->pending > 0);
+    if (--lead->pending > 0) {
+        return;
+    }
+    if (lead->gphase == MIG_READ) {
+        dm_store_group_read_done_locked(s, first);
+    } else {
+        dm_store_group_done_locked(s, first);
+    }
+}
+
+/* Reaps up to max finished operations of tier t, without waiting. */
+static unsigned dm_store_reap_locked(dm_store_t *s, unsigned t, unsigned max)
 {
     dm_store_io_t *done[REAP_BATCH];
     unsigned k = 0;
     dm_status_t st;
 
     max = DM_MIN(max, REAP_BATCH);
-    pthread_mutex_lock(&s->t[t].io_lock);
-    st = dm_store_tier_poll(s->t[t].tier, min, done, max, &k);
-    pthread_mutex_unlock(&s->t[t].io_lock);
+    dm_store_io_enter(s, t);
+    st = dm_store_tier_poll(s->t[t].tier, 0, done, max, &k);
+    dm_store_io_leave(s, t);
     if (st != DM_OK) {
         return 0; /* nothing lost: poll again later */
     }
     for (unsigned i = 0; i < k; i++) {
         assert(s->t[t].ops > 0);
         s->t[t].ops--;
-        dm_store_mig_event_locked(s, done[i]->arg);
+        dm_store_io_done_locked(s, done[i]);
     }
     return k;
 }
 
-/* Starts one admitted migration: reserve the destination, read the source. */
-static void dm_store_start_locked(dm_store_t *s, const dm_migrate_action_t *a)
+/* Reaps what every tier finished; returns how many. */
+static unsigned dm_store_reap_all_locked(dm_store_t *s)
 {
-    dm_store_page_t *pg = &s->pages[a->page];
-    dm_store_mig_t *mig;
-    dm_status_t st;
+    unsigned k = 0;
 
-    /* the page moved otherwise, is written right now, or is no longer a
-     * victim: nothing to do (the tokens are spent; rare) */
-    if (pg->tier != a->from || pg->writers > 0 || (pg->flags & PG_MOVING) ||
-        (a->cls == DM_MIGRATE_PRESSURE && !(pg->flags & PG_VICTIM)) ||
-        s->t[a->to].nfree == 0 || s->nmig_free == 0) {
-        (void)dm_migrate_complete(s->sched, a->page, DM_MIGRATE_CANCELED);
-        return;
+    for (unsigned t = 0; t < s->ntiers; t++) {
+        if (s->t[t].ops > 0) {
+            k += dm_store_reap_locked(s, t, REAP_BATCH);
+        }
     }
-    mig = &s->mig[s->mig_free[--s->nmig_free]];
-    mig->page = a->page;
-    mig->src = a->from;
-    mig->dst = a->to;
-    mig->cls = (uint8_t)a->cls;
-    mig->src_slot = pg->slot;
-    mig->dst_slot = dm_store_slot_take_locked(s, a->to);
-    mig->phase = MIG_READ;
-    memset(&mig->io, 0, sizeof(mig->io));
-    mig->io.op = DM_STORE_OP_READ;
-    mig->io.slot = mig->src_slot;
-    mig->io.buf = mig->buf;
-    mig->io.arg = mig;
-    pg->flags |= PG_MOVING | PG_READING;
-    pthread_mutex_lock(&s->t[a->from].io_lock);
-    st = dm_store_tier_submit(s->t[a->from].tier, &mig->io);
-    pthread_mutex_unlock(&s->t[a->from].io_lock);
-    if (st != DM_OK) {
-        dm_store_end_locked(s, mig, DM_MIGRATE_IO_ERROR);
-        return;
+    return k;
+}
+
+/*
+ * A thread waiting for a migration of a page: helps the engine (reaps what
+ * finished: a test without a worker, or a worker that sleeps, does not hold
+ * it up), and when there was nothing, sleeps a little on s->cond.
+ * pre: s->lock; no pin held by this thread.
+ */
+static void dm_store_wait_locked(dm_store_t *s)
+{
+    if (dm_store_reap_all_locked(s) == 0) {
+        dm_store_cond_wait_short(s);
     }
-    s->t[a->from].ops++;
+}
+
+static unsigned dm_store_start_locked(dm_store_t *s, uint64_t now_ns, unsigned max);
+static uint64_t dm_store_now_locked(dm_store_t *s);
+
+/*
+ * A demand thread after a miss does the engine's routine work in passing:
+ * starts the demotions once demote_batch are queued (sorted into runs and
+ * submitted with one system call: one doorbell of the device, where one per
+ * page costs a VM exit each), and reaps what finished. So the worker is
+ * not woken per page, and demotions keep pace with the misses that cause
+ * them. pre: s->lock; no pin held by this thread.
+ */
+static void dm_store_help_locked(dm_store_t *s)
+{
+    if (dm_migrate_queued_class(s->sched, DM_MIGRATE_PRESSURE) >= s->demote_batch) {
+        (void)dm_store_start_locked(s, dm_store_now_locked(s), START_BATCH);
+    }
+    (void)dm_store_reap_all_locked(s);
+}
+
+/* Sort key of an action: its pair, then the slot that makes neighbours. */
+typedef struct dm_store_start {
+    uint64_t key;
+    uint32_t idx;
+} dm_store_start_t;
+
+static int dm_store_start_cmp(const void *a, const void *b)
+{
+    const dm_store_start_t *x = a, *y = b;
+
+    return x->key < y->key ? -1 : x->key > y->key;
+}
+
+/* 1 when the action a can start: the page did not move, is not written now, ... */
+static int dm_store_start_ok(const dm_store_t *s, const dm_migrate_action_t *a)
+{
+    const dm_store_page_t *pg = &s->pages[a->page];
+
+    return pg->tier == a->from && pg->writers == 0 &&
+           !(pg->flags & (PG_MOVING | PG_PLACING)) &&
+           (a->cls != DM_MIGRATE_PRESSURE || (pg->flags & PG_VICTIM));
+}
+
+/*
+ * Starts what dm_migrate_next admitted, in groups (see the essay): reserves
+ * the destinations, flags the pages, submits the reads.
+ */
+static void dm_store_start_batch_locked(dm_store_t *s, const dm_migrate_action_t *acts,
+                                        unsigned n)
+{
+    dm_store_start_t order[START_BATCH];
+    unsigned k = 0, room[DM_STORE_MAX_TIERS];
+
+    assert(n <= START_BATCH);
+    for (unsigned t = 0; t < s->ntiers; t++) {
+        room[t] = (unsigned)DM_MIN(s->t[t].nfree, UINT32_MAX);
+    }
+    for (unsigned i = 0; i < n; i++) {
+        const dm_migrate_action_t *a = &acts[i];
+        const dm_store_page_t *pg = &s->pages[a->page];
+        uint64_t where;
+
+        /* the page moved otherwise, is written right now, or is no longer
+         * a victim: nothing to do (the tokens are spent; rare) */
+        if (!dm_store_start_ok(s, a) || room[a->to] == 0) {
+            (void)dm_migrate_complete(s->sched, a->page, DM_MIGRATE_CANCELED);
+            continue;
+        }
+        room[a->to]--;
+        where = s->t[a->from].runs ? pg->slot
+                                   : s->t[a->to].runs ? dm_store_home(s, a->to, a->page)
+                                                      : a->page;
+        order[k].key = ((uint64_t)a->from << 60) | ((uint64_t)a->to << 56) |
+                       (where & ((1ull << 56) - 1));
+        order[k].idx = i;
+        k++;
+    }
+    qsort(order, k, sizeof(order[0]), dm_store_start_cmp);
+    for (unsigned i = 0; i < k;) {
+        const dm_migrate_action_t *a = &acts[order[i].idx];
+        const dm_store_tstate_t *tf = &s->t[a->from], *tt = &s->t[a->to];
+        unsigned limit = 1, j = i + 1, got;
+        uint32_t first;
+
+        if (tf->runs || tt->runs) {
+            limit = RUN_MAX;
+            limit = tf->runs ? DM_MIN(limit, tf->max_run) : limit;
+            limit = tt->runs ? DM_MIN(limit, tt->max_run) : limit;
+        }
+        while (j < k && j - i < limit) {
+            const dm_migrate_action_t *b = &acts[order[j].idx], *p = &acts[order[j - 1].idx];
+            uint32_t hb = dm_store_home(s, b->to, b->page), hp = dm_store_home(s, p->to, p->page);
+
+            if (b->from != a->from || b->to != a->to ||
+                (tf->runs && s->pages[b->page].slot != s->pages[p->page].slot + 1) ||
+                (tt->runs && (hb != hp + 1 || !dm_store_slot_is_free(s, b->to, hb) ||
+                              !dm_store_slot_is_free(s, p->to, hp)))) {
+                break;
+            }
+            j++;
+        }
+        first = dm_store_mig_alloc_locked(s, j - i, &got);
+        j = i + got;
+        s->mig[first].count = (uint16_t)got;
+        s->mig[first].pending = 0;
+        s->mig[first].gphase = MIG_READ;
+        for (unsigned m = 0; m < got; m++) {
+            const dm_migrate_action_t *b = &acts[order[i + m].idx];
+            dm_store_mig_t *mig = &s->mig[first + m];
+            dm_store_page_t *pg = &s->pages[b->page];
+
+            mig->page = b->page;
+            mig->src = b->from;
+            mig->dst = b->to;
+            mig->cls = (uint8_t)b->cls;
+            mig->src_slot = pg->slot;
+            mig->dst_slot = dm_store_slot_take_locked(s, b->to, b->page);
+            mig->lead = first;
+            mig->status = DM_OK;
+            mig->iopages = 0;
+            mig->phase = MIG_READ;
+            pg->flags |= PG_MOVING | PG_READING;
+        }
+        if (tf->runs && got > 1) {
+            dm_store_group_io_locked(s, first, got, DM_STORE_OP_READ);
+        } else {
+            for (unsigned m = 0; m < got; m++) {
+                dm_store_group_io_locked(s, first + m, 1, DM_STORE_OP_READ);
+            }
+        }
+        if (s->mig[first].pending == 0) { /* every submission was refused */
+            dm_store_group_read_done_locked(s, first);
+        }
+        i = j;
+    }
+}
+
+/*
+ * Starts what the scheduler admits at now_ns, at most max (and START_BATCH);
+ * returns how many. pre: s->lock.
+ */
+static unsigned dm_store_start_locked(dm_store_t *s, uint64_t now_ns, unsigned max)
+{
+    dm_migrate_action_t actions[START_BATCH];
+    dm_migrate_room_t room;
+    unsigned n;
+
+    if (s->nmig_free == 0 || dm_migrate_queued(s->sched) == 0) {
+        return 0;
+    }
+    max = DM_MIN(DM_MIN(s->nmig_free, max), START_BATCH);
+    memset(&room, 0, sizeof(room));
+    for (unsigned t = 0; t < s->ntiers; t++) {
+        const dm_store_tstate_t *ts = &s->t[t];
+        uint64_t used = ts->info.capacity - ts->nfree;
+
+        room.room[t] = ts->nfree;
+        room.room_bg[t] = used < ts->high ? DM_MIN(ts->nfree, ts->high - used) : 0;
+    }
+    /* tier 0 only receives promotions: the engine's stop at its high
+     * watermark, DEMAND too; the slots above are the room of the reads that
+     * promote pages themselves (dm_store_read) */
+    room.room[0] = room.room_bg[0];
+    n = dm_migrate_next(s->sched, now_ns, &room, actions, max);
+    dm_store_start_batch_locked(s, actions, n);
+    return n;
+}
+
+/*
+ * The time a thread that is not the engine's driver starts migrations at:
+ * with a worker, the real clock (the worker's); without one, the last time
+ * the caller gave dm_store_progress (tokens only refill when it says so).
+ */
+static uint64_t dm_store_now_locked(dm_store_t *s)
+{
+    if (s->worker) {
+        s->last_now = DM_MAX(s->last_now, dm_time_ns());
+    }
+    return s->last_now;
 }
 
 dm_status_t dm_store_progress(dm_store_t *s, uint64_t now_ns, unsigned max_steps)
 {
-    dm_migrate_action_t actions[REAP_BATCH];
     unsigned steps = 0, limit = max_steps ? max_steps : UINT32_MAX;
     dm_status_t ret;
 
@@ -761,28 +1248,15 @@ dm_status_t dm_store_progress(dm_store_t *s, uint64_t now_ns, unsigned max_steps
     for (;;) {
         unsigned did = 0;
 
-        if (s->nmig_free > 0 && dm_migrate_queued(s->sched) > 0 && steps < limit) {
-            dm_migrate_room_t room;
-            unsigned n, max = DM_MIN(DM_MIN(s->nmig_free, limit - steps), REAP_BATCH);
+        if (steps < limit) {
+            unsigned n = dm_store_start_locked(s, now_ns, limit - steps);
 
-            memset(&room, 0, sizeof(room));
-            for (unsigned t = 0; t < s->ntiers; t++) {
-                const dm_store_tstate_t *ts = &s->t[t];
-                uint64_t used = ts->info.capacity - ts->nfree;
-
-                room.room[t] = ts->nfree;
-                room.room_bg[t] = used < ts->high ? DM_MIN(ts->nfree, ts->high - used) : 0;
-            }
-            n = dm_migrate_next(s->sched, now_ns, &room, actions, max);
-            for (unsigned i = 0; i < n; i++) {
-                dm_store_start_locked(s, &actions[i]);
-            }
             steps += n;
             did += n;
         }
         for (unsigned t = 0; t < s->ntiers && steps < limit; t++) {
             if (s->t[t].ops > 0) {
-                unsigned k = dm_store_reap_locked(s, t, 0, limit - steps);
+                unsigned k = dm_store_reap_locked(s, t, limit - steps);
 
                 steps += k;
                 did += k;
@@ -796,6 +1270,71 @@ dm_status_t dm_store_progress(dm_store_t *s, uint64_t now_ns, unsigned max_steps
               ? DM_INPROGRESS : DM_OK;
     dm_store_unlock(s);
     return ret;
+}
+/* ------------------------------------------------------------------------ */
+/* Read-ahead.                                                               */
+
+/*
+ * A demand read of page (budget mode, read-ahead on): follows the stream it
+ * continues, or starts a new one in the least recently used entry, and asks
+ * the next window of a sequential stream up to tier 0 (see the essay).
+ * Pages never written, in tier 0 or moving are skipped; a full queue stops
+ * the batch (the rest is asked at the next read).
+ */
+static void dm_store_readahead_locked(dm_store_t *s, uint64_t page)
+{
+    dm_store_stream_t *st = NULL, *old = &s->streams[0];
+    uint64_t end, q;
+
+    s->ra_clock++;
+    for (unsigned i = 0; i < RA_STREAMS; i++) {
+        dm_store_stream_t *e = &s->streams[i];
+
+        if (e->run > 0 && e->next == page) {
+            st = e;
+            break;
+        }
+        if (e->used < old->used) {
+            old = e;
+        }
+    }
+    if (st == NULL) {
+        *old = (dm_store_stream_t){ .next = page + 1, .ra_end = page + 1, .used = s->ra_clock,
+                                    .run = 1, .window = 0 };
+        return;
+    }
+    st->next = page + 1;
+    st->used = s->ra_clock;
+    if (st->run < UINT32_MAX) {
+        st->run++;
+    }
+    if (st->run < RA_TRIGGER) {
+        return;
+    }
+    if (st->ra_end < page + 1) {
+        st->ra_end = page + 1;
+    }
+    if (st->ra_end > page + 1 + st->window / 2) {
+        return; /* more than half the window is still ahead */
+    }
+    st->window = st->window ? DM_MIN(s->ra_max, 2 * st->window) : DM_MIN(s->ra_max, RA_MIN);
+    end = DM_MIN(s->npages, page + 1 + st->window);
+    for (q = st->ra_end; q < end; q++) {
+        const dm_store_page_t *qp = &s->pages[q];
+
+        if (qp->tier == NOWHERE || qp->tier == 0 || (qp->flags & (PG_MOVING | PG_PLACING))) {
+            continue;
+        }
+        if (dm_store_request_locked(s, q, qp->tier, 0, DM_MIGRATE_HINT) == DM_MIGRATE_REJECTED) {
+            break;
+        }
+        s->readahead++;
+    }
+    if (q > st->ra_end) {
+        /* start them now (one run read), not when the worker next wakes */
+        (void)dm_store_start_locked(s, dm_store_now_locked(s), START_BATCH);
+    }
+    st->ra_end = q;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -823,9 +1362,79 @@ static void dm_store_unpin_locked(dm_store_t *s, dm_store_page_t *pg, int writer
     if (writer) {
         pg->writers--;
     }
-    if (pg->pins == 0) {
+    if (pg->pins == 0 || writer) { /* a commit, or the next writer, waits */
         pthread_cond_broadcast(&s->cond);
     }
+}
+
+/* 1 when page (outside tier 0) is on its way up to tier 0 and will get there. */
+static int dm_store_promoting_locked(const dm_store_t *s, uint64_t page)
+{
+    const dm_store_page_t *pg = &s->pages[page];
+    unsigned to = 0;
+
+    return pg->tier != NOWHERE && pg->tier > 0 && (pg->flags & (PG_MOVING | PG_STALE)) ==
+           PG_MOVING && dm_migrate_state(s->sched, page, NULL, &to, NULL) ==
+           DM_MIGRATE_RUNNING && to == 0;
+}
+
+/*
+ * Budget mode: a demand read of page, living in tier t > 0, moves it to
+ * tier 0 itself (see the essay): the source is read into buf and copied to a
+ * reserved slot of tier 0 without the lock, then committed. Returns 1 when
+ * it did the read (*st_p: the read's status; a failed promotion after a good
+ * read is counted, not returned), 0 when the move was not admitted (no free
+ * slot in tier 0 or record, the budget, max_in_flight): read in place then.
+ * pre: s->lock; the page is not moving, placing or committing.
+ */
+static int dm_store_read_promote_locked(dm_store_t *s, uint64_t page, void *buf,
+                                        dm_status_t *st_p)
+{
+    dm_store_page_t *pg = &s->pages[page];
+    unsigned t = pg->tier, got;
+    uint32_t idx, src_slot, dst_slot;
+    dm_store_mig_t *mig;
+    dm_status_t st, wst;
+
+    if (s->t[0].nfree == 0 || s->nmig_free == 0 || pg->writers > 0) {
+        return 0;
+    }
+    if (!dm_migrate_start(s->sched, page, t, 0, DM_MIGRATE_DEMAND, dm_store_now_locked(s))) {
+        return 0;
+    }
+    idx = dm_store_mig_alloc_locked(s, 1, &got);
+    mig = &s->mig[idx];
+    mig->page = page;
+    mig->src = (uint8_t)t;
+    mig->dst = 0;
+    mig->cls = DM_MIGRATE_DEMAND;
+    mig->src_slot = src_slot = pg->slot;
+    mig->dst_slot = dst_slot = dm_store_slot_take_locked(s, 0, page);
+    mig->lead = idx;
+    mig->count = 1;
+    mig->pending = 0;
+    mig->phase = MIG_SYNC;
+    pg->flags |= PG_MOVING | PG_READING;
+    s->reader_moves++;
+    dm_store_unlock(s);
+    st = dm_store_io_read(s, t, src_slot, buf);
+    wst = st == DM_OK ? dm_store_io_write(s, 0, dst_slot, buf) : st;
+    dm_store_relock(s);
+    pg->flags &= (uint8_t)~PG_READING;
+    pthread_cond_broadcast(&s->cond);
+    if (st != DM_OK) {
+        dm_store_end_locked(s, mig, DM_MIGRATE_IO_ERROR);
+    } else if (wst == DM_ERR_NO_SPACE) {
+        dm_store_end_locked(s, mig, DM_MIGRATE_NO_SPACE);
+    } else if (wst != DM_OK) {
+        dm_store_end_locked(s, mig, DM_MIGRATE_IO_ERROR);
+    } else {
+        dm_store_commit_locked(s, mig); /* nobody wrote: writers waited for READING */
+    }
+    dm_store_mig_release_locked(s, idx, 1);
+    dm_store_help_locked(s);
+    *st_p = st;
+    return 1;
 }
 
 dm_status_t dm_store_read(dm_store_t *s, uint64_t page, void *buf)
@@ -841,8 +1450,18 @@ dm_status_t dm_store_read(dm_store_t *s, uint64_t page, void *buf)
     }
     dm_store_lock_demand(s);
     pg = &s->pages[page];
-    while (pg->flags & PG_COMMIT) {
-        pthread_cond_wait(&s->cond, &s->lock);
+    for (;;) {
+        if (pg->flags & (PG_COMMIT | PG_PLACING)) {
+            pthread_cond_wait(&s->cond, &s->lock);
+            continue;
+        }
+        if (dm_store_promoting_locked(s, page)) {
+            /* read-ahead, or another reader, brings it up: wait for that
+             * rather than read the device a second time */
+            dm_store_wait_locked(s);
+            continue;
+        }
+        break;
     }
     if (pg->tier == NOWHERE) {
         s->zero_reads++;
@@ -851,24 +1470,32 @@ dm_status_t dm_store_read(dm_store_t *s, uint64_t page, void *buf)
         return DM_OK;
     }
     dm_store_touch_locked(s, page, 0); /* never moves the page itself */
+    if (s->ra_max > 0) {
+        dm_store_readahead_locked(s, page);
+    }
     t = pg->tier;
     gen = pg->gen;
     if (dm_store_tier_fast(s, t)) {
         st = dm_store_io_read(s, t, pg->slot, buf);
+    } else if (t > 0 && !s->cache_mode && !(pg->flags & PG_MOVING) &&
+               dm_store_read_promote_locked(s, page, buf, &st)) {
+        dm_store_unlock(s);
+        return st;
     } else {
         uint32_t slot = pg->slot;
 
         pg->pins++;
         dm_store_unlock(s);
         st = dm_store_io_read(s, t, slot, buf);
-        dm_store_lock(s);
+        dm_store_relock(s);
         dm_store_unpin_locked(s, pg, 0);
     }
     if (st == DM_OK && t > 0) {
         if (!s->cache_mode) {
             (void)dm_store_request_locked(s, page, t, 0, DM_MIGRATE_DEMAND);
+            dm_store_help_locked(s);
         } else if (pg->tier == t && pg->gen == gen && pg->pins == 0 &&
-                   !(pg->flags & (PG_MOVING | PG_COMMIT))) {
+                   !(pg->flags & (PG_MOVING | PG_COMMIT | PG_PLACING))) {
             (void)dm_store_top_sync_locked(s, page, buf, 0); /* counted */
         }
     }
@@ -889,17 +1516,16 @@ dm_status_t dm_store_write(dm_store_t *s, uint64_t page, const void *buf)
     dm_store_lock_demand(s);
     pg = &s->pages[page];
     for (;;) {
-        if (pg->flags & PG_COMMIT) {
+        if ((pg->flags & (PG_COMMIT | PG_PLACING)) || pg->writers > 0) {
+            /* one writer of a page at a time: the page holds one whole write */
             pthread_cond_wait(&s->cond, &s->lock);
             continue;
         }
         if (pg->tier != NOWHERE && (pg->flags & PG_READING)) {
             /* the migration's read of the source is in flight: finish it
              * (help: reap the source tier ourselves), then look again */
-            if (dm_store_reap_locked(s, pg->tier, 1, REAP_BATCH) == 0) {
-                dm_store_unlock(s);
-                sched_yield();
-                dm_store_lock(s);
+            if (s->t[pg->tier].ops == 0 || dm_store_reap_locked(s, pg->tier, REAP_BATCH) == 0) {
+                dm_store_cond_wait_short(s);
             }
             continue;
         }
@@ -929,7 +1555,7 @@ dm_status_t dm_store_write(dm_store_t *s, uint64_t page, const void *buf)
         pg->writers++;
         dm_store_unlock(s);
         st = dm_store_io_write(s, t, slot, buf);
-        dm_store_lock(s);
+        dm_store_relock(s);
         dm_store_unpin_locked(s, pg, 1);
     }
     if (st == DM_OK && t > 0 && !s->cache_mode) {
@@ -938,7 +1564,6 @@ dm_status_t dm_store_write(dm_store_t *s, uint64_t page, const void *buf)
     dm_store_unlock(s);
     return st;
 }
-
 /* ------------------------------------------------------------------------ */
 /* Advice, prefetch, scan.                                                   */
 
@@ -1043,9 +1668,9 @@ dm_status_t dm_store_flush(dm_store_t *s)
     for (unsigned t = 0; t < s->ntiers; t++) {
         dm_status_t st;
 
-        pthread_mutex_lock(&s->t[t].io_lock);
+        dm_store_io_enter(s, t);
         st = dm_store_tier_flush(s->t[t].tier);
-        pthread_mutex_unlock(&s->t[t].io_lock);
+        dm_store_io_leave(s, t);
         if (st != DM_OK && ret == DM_OK) {
             ret = st; /* the first error's detail stays; the other tiers still flush */
         }
@@ -1101,6 +1726,8 @@ void dm_store_stats(dm_store_t *s, dm_store_stats_t *out)
     out->in_flight = c.in_flight;
     out->bytes_demand = s->bytes_demand;
     out->bytes_background = s->bytes_background;
+    out->readahead = s->readahead;
+    out->reader_moves = s->reader_moves;
     dm_store_unlock(s);
 }
 
@@ -1137,13 +1764,21 @@ dm_status_t dm_store_check(dm_store_t *s)
             goto out;
         }
         for (uint64_t i = 0; i < s->t[t].nfree; i++) {
-            seen[t][s->t[t].free[i]] = 1;
+            uint32_t slot = s->t[t].free[i];
+
+            if (s->t[t].pos[slot] != i) {
+                st = dm_error_set(DM_ERR_PROTOCOL, "store: check: tier %u: free slot %u at %llu "
+                                  "of the stack, its position says %u", t, slot,
+                                  (unsigned long long)i, s->t[t].pos[slot]);
+                goto out;
+            }
+            seen[t][slot] = 1;
         }
     }
     for (uint32_t i = 0; i < s->max_in_flight; i++) {
         const dm_store_mig_t *mig = &s->mig[i];
 
-        if (mig->phase != MIG_FREE) {
+        if (mig->phase == MIG_READ || mig->phase == MIG_WRITE || mig->phase == MIG_SYNC) {
             reserved[mig->dst]++;
             if (seen[mig->dst][mig->dst_slot]++) {
                 st = dm_error_set(DM_ERR_PROTOCOL, "store: check: tier %u slot %u reserved "
@@ -1270,6 +1905,7 @@ static void dm_store_free(dm_store_t *s)
         dm_store_tier_destroy(ts->tier);
         dm_policy_destroy(ts->policy);
         free(ts->free);
+        free(ts->pos);
         if (ts->tier != NULL) {
             pthread_mutex_destroy(&ts->io_lock);
         }
@@ -1277,7 +1913,7 @@ static void dm_store_free(dm_store_t *s)
     dm_migrate_destroy(s->sched);
     free(s->pages);
     free(s->mig);
-    free(s->mig_free);
+    free(s->mig_map);
     free(s->mig_bufs);
     free(s->sync_buf);
     free(s);
@@ -1350,6 +1986,10 @@ static dm_status_t dm_store_check_params(const dm_store_params_t *p)
                             "high_watermark %g: need 0 < low < high <= 1", p->low_watermark,
                             p->high_watermark);
     }
+    if ((m & DM_STORE_OPT_READAHEAD) && p->readahead_max > DM_STORE_READAHEAD_MAX) {
+        return dm_error_set(DM_ERR_INVALID_PARAM, "store: params.readahead_max %u not in 0..%u",
+                            p->readahead_max, DM_STORE_READAHEAD_MAX);
+    }
     if ((m & DM_STORE_OPT_SCAN_THRESHOLD) && p->scan_threshold == 0) {
         return dm_error_set(DM_ERR_INVALID_PARAM, "store: params.scan_threshold is 0");
     }
@@ -1402,6 +2042,7 @@ dm_status_t dm_store_create(const dm_store_params_t *p, dm_store_t **store_p)
     s->max_in_flight = (m & DM_STORE_OPT_MAX_IN_FLIGHT) ? p->max_in_flight : 16;
     s->scan_threshold = (m & DM_STORE_OPT_SCAN_THRESHOLD) ? p->scan_threshold : 2;
     s->scan_interval_ms = (m & DM_STORE_OPT_SCAN_INTERVAL) ? p->scan_interval_ms : 0;
+    s->ra_max = (m & DM_STORE_OPT_READAHEAD) ? p->readahead_max : RA_DEFAULT;
     if (m & DM_STORE_OPT_WATERMARKS) {
         low = p->low_watermark;
         high = p->high_watermark;
@@ -1410,6 +2051,9 @@ dm_status_t dm_store_create(const dm_store_params_t *p, dm_store_t **store_p)
         rate = (uint64_t)llround(p->budget_mbs * 1e6);
     }
     s->cache_mode = rate == 0;
+    if (s->cache_mode) {
+        s->ra_max = 0; /* no engine to run it: the cache brings pages in on demand */
+    }
     burst = (m & DM_STORE_OPT_BURST) ? p->budget_burst
                                       : DM_MAX(16 * (uint64_t)s->page_size, rate / 500);
     burst = DM_MIN(burst, DM_BUDGET_BURST_MAX);
@@ -1473,6 +2117,9 @@ dm_status_t dm_store_create(const dm_store_params_t *p, dm_store_t **store_p)
         made[i] = NULL;
         ts->info = info[i];
         pthread_mutex_init(&ts->io_lock, NULL);
+        ts->concurrent = ts->info.concurrent;
+        ts->runs = ts->info.kind != DM_STORE_KIND_DRAM && ts->info.max_io_pages > 1;
+        ts->max_run = DM_MIN(RUN_MAX, DM_MAX(1u, ts->info.max_io_pages));
         ts->target = last ? ts->info.capacity
                           : DM_MAX(1, (uint64_t)floor(low * (double)ts->info.capacity));
         ts->high = last ? ts->info.capacity
@@ -1490,24 +2137,32 @@ dm_status_t dm_store_create(const dm_store_params_t *p, dm_store_t **store_p)
             goto err_tiers;
         }
         ts->free = malloc(ts->info.capacity * sizeof(*ts->free));
-        if (ts->free == NULL) {
+        ts->pos = malloc(ts->info.capacity * sizeof(*ts->pos));
+        if (ts->free == NULL || ts->pos == NULL) {
             st = dm_error_set(DM_ERR_NO_MEMORY, "store: no memory for tier %u's slots", i);
             goto err_tiers;
         }
         for (uint64_t j = 0; j < ts->info.capacity; j++) {
             ts->free[j] = (uint32_t)(ts->info.capacity - 1 - j); /* slot 0 on top */
+            ts->pos[ts->free[j]] = (uint32_t)j;
         }
         ts->nfree = ts->info.capacity;
         s->buf_align = DM_MAX(s->buf_align, ts->info.buf_align);
     }
     s->buf_align = DM_MAX(s->buf_align, (size_t)64);
+    /* demotions in batches, but well within tier 0's room above its target */
+    s->demote_batch = (uint32_t)DM_MAX(1, DM_MIN(DEMOTE_BATCH,
+                                                 (s->t[0].info.capacity - s->t[0].target) / 4));
+    /* read-ahead within tier 0's room: half the slots above its target */
+    s->ra_max = (uint32_t)DM_MIN(s->ra_max,
+                                 DM_MAX(1, (s->t[0].info.capacity - s->t[0].target) / 2));
 
     s->pages = malloc(s->npages * sizeof(*s->pages));
     s->mig = calloc(s->max_in_flight, sizeof(*s->mig));
-    s->mig_free = malloc(s->max_in_flight * sizeof(*s->mig_free));
+    s->mig_map = calloc((s->max_in_flight + 63) / 64, sizeof(*s->mig_map));
     s->mig_bufs = aligned_alloc(s->buf_align, (size_t)s->max_in_flight * s->page_size);
     s->sync_buf = aligned_alloc(s->buf_align, s->page_size);
-    if (s->pages == NULL || s->mig == NULL || s->mig_free == NULL || s->mig_bufs == NULL ||
+    if (s->pages == NULL || s->mig == NULL || s->mig_map == NULL || s->mig_bufs == NULL ||
         s->sync_buf == NULL) {
         st = dm_error_set(DM_ERR_NO_MEMORY, "store: no memory for the index of %llu pages",
                           (unsigned long long)s->npages);
@@ -1519,9 +2174,20 @@ dm_status_t dm_store_create(const dm_store_params_t *p, dm_store_t **store_p)
     }
     for (uint32_t i = 0; i < s->max_in_flight; i++) {
         s->mig[i].buf = (char *)s->mig_bufs + (size_t)i * s->page_size;
-        s->mig_free[i] = s->max_in_flight - 1 - i;
     }
     s->nmig_free = s->max_in_flight;
+    /* the engine's buffers as registered memory of the nvme tiers (fixed
+     * buffers: pinned once, not per I/O); optional, so a refusal
+     * (RLIMIT_MEMLOCK) changes nothing; the tier drops it at destroy */
+    for (unsigned t = 0; t < s->ntiers; t++) {
+        unsigned id;
+
+        if (s->t[t].info.kind == DM_STORE_KIND_NVME &&
+            dm_store_tier_mem_register(s->t[t].tier, s->mig_bufs,
+                                       (size_t)s->max_in_flight * s->page_size, &id) != DM_OK) {
+            DM_DEBUG("store: tier %u: migration buffers not registered: %s", t, dm_last_error());
+        }
+    }
 
     memset(&mp, 0, sizeof(mp));
     mp.npages = s->npages;
@@ -1538,7 +2204,10 @@ dm_status_t dm_store_create(const dm_store_params_t *p, dm_store_t **store_p)
     }
 
     pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->cond, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cond, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->work, &ca);

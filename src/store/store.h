@@ -37,8 +37,11 @@
  *         the policy keeps; pages above it are victims being demoted or
  *         pages arriving. The slots between are the room migrations need.
  *   high  above it, HINT and SCAN promotions into the tier do not start
- *         (DEMAND and PRESSURE still do); victims (PRESSURE) bring the tier
- *         back to at most low * capacity.
+ *         (DEMAND and PRESSURE still do; into tier 0, which receives only
+ *         promotions, the engine's DEMAND ones stop too: the slots above
+ *         are the room of the reads that promote a page themselves, see
+ *         dm_store_read); victims (PRESSURE) bring the tier back to at most
+ *         low * capacity.
  * The last tier's policy has the tier's whole capacity; it never evicts.
  *
  * Lifecycle: dm_store_create() -> any calls -> dm_store_destroy().
@@ -48,9 +51,14 @@
  * during destroy). Concurrent writes to one page, or a write concurrent
  * with a read of it, are the caller's data race: the page then holds one of
  * the writes, and the read returns some page-sized mix of old and new, but
- * the store stays consistent. dm_store_progress is called either by the
+ * the store stays consistent. Reads and writes of different pages run in
+ * parallel: no lock is held across a device's I/O (outside cache mode's
+ * demotions, see store.c), and the dram and nvme tiers take I/O from
+ * several threads at once. dm_store_progress is called either by the
  * store's worker thread (params.worker) or by the caller (tests drive it
- * with a virtual clock), not both.
+ * with a virtual clock), not both; a thread that waits for a migration
+ * (a write to a page being read by one, a read of a page on its way up)
+ * reaps finished I/O itself, so it never depends on the worker's timing.
  *
  * Errors: every function returning dm_status_t records a detail in
  * dm_last_error() (naming the field, page, tier and errno text). Nothing in
@@ -84,7 +92,11 @@ enum {
     DM_STORE_OPT_SCAN_THRESHOLD = 1u << 7,
     DM_STORE_OPT_WORKER         = 1u << 8,
     DM_STORE_OPT_SCAN_INTERVAL  = 1u << 9,
+    DM_STORE_OPT_READAHEAD      = 1u << 10,
 };
+
+/* Most pages a sequential reader's read-ahead asks ahead (readahead_max). */
+#define DM_STORE_READAHEAD_MAX 1024u
 
 /*
  * Creation parameters. tiers, ntiers and npages are always read; every other
@@ -116,10 +128,10 @@ typedef struct dm_store_params {
                                      max(16 pages, 2 ms of budget) */
     uint32_t      max_in_flight;  /* migrations running at once, 1 .. 1024;
                                      default 16 */
-    uint32_t      queue_max;      /* queued background (non-DEMAND) requests;
-                                     beyond it they are rejected (counted);
-                                     demand requests are never rejected;
-                                     default 1024 */
+    uint32_t      queue_max;      /* queued HINT and SCAN requests (prefetch,
+                                     read-ahead, scan); beyond it they are
+                                     rejected (counted); DEMAND and PRESSURE
+                                     requests are never rejected; default 1024 */
     double        high_watermark; /* 0 < low < high <= 1; default 0.95 */
     double        low_watermark;  /* default 0.85 */
     uint32_t      scan_threshold; /* dm_store_scan promotes a page accessed at
@@ -129,6 +141,12 @@ typedef struct dm_store_params {
                                      dm_store_progress (and dm_store_scan every
                                      scan_interval_ms); default 0 */
     uint32_t      scan_interval_ms; /* worker only; 0 = never scan; default 0 */
+    uint32_t      readahead_max;  /* budget mode: pages a sequential reader gets
+                                     read ahead into tier 0, at most (see
+                                     dm_store_read), and at most half of
+                                     tier 0's slots above its target; 0 = no
+                                     read-ahead; 0 .. DM_STORE_READAHEAD_MAX;
+                                     default 64. Cache mode has none. */
 } dm_store_params_t;
 
 /*
@@ -140,8 +158,8 @@ typedef struct dm_store_params {
  * Errors: DM_ERR_INVALID_PARAM for every bad configuration, with a message
  * naming the field (tiers NULL, ntiers, npages, page_size, policies[i]
  * unknown, budget_mbs negative, budget_burst, max_in_flight, queue_max,
- * watermarks, scan_threshold, tiers[i].page_size, tiers[i].queue_depth,
- * the capacity bound); any error of dm_store_tier_create (tier i named);
+ * watermarks, scan_threshold, readahead_max, tiers[i].page_size,
+ * tiers[i].queue_depth, the capacity bound); any error of dm_store_tier_create (tier i named);
  * DM_ERR_NO_MEMORY; DM_ERR_IO (the worker thread could not start).
  */
 dm_status_t dm_store_create(const dm_store_params_t *params, dm_store_t **store_p);
@@ -157,13 +175,21 @@ void dm_store_destroy(dm_store_t *store);
 /*
  * Reads page into buf (page_size bytes, aligned to dm_store_buf_align()),
  * synchronously, from the tier the page lives in (a page being migrated is
- * read from its source copy, which stays valid until the commit). A page
- * never written reads as zeros. Counts a hit in that tier (and a miss in
- * each faster one). Then, for a page outside tier 0: with a budget, a
- * DEMAND promotion to tier 0 is requested (it runs later, admitted before
- * any background migration but within the budget); without one, the page
- * is moved into tier 0 before the call returns (the policy's victim going
- * one tier down), unless it is being migrated or pinned by another thread.
+ * read from its source copy, which stays valid until the commit; a page on
+ * its way up to tier 0 is waited for and read there). A page never written
+ * reads as zeros. Counts a hit in that tier (and a miss in each faster
+ * one). Then, for a page outside tier 0: with a budget, the page moves to
+ * tier 0 as a DEMAND migration: at once, in the caller's thread, with the
+ * data this read fetched, when tier 0 has a free slot and the pair's bucket
+ * and max_in_flight admit it; else it is requested (it runs later, admitted
+ * before any background migration but within the budget). Without one, the
+ * page is moved into tier 0 before the call returns (the policy's victim
+ * going one tier down), unless it is being migrated or pinned by another
+ * thread. With a budget, reads in sequence (the third page read after its
+ * predecessor, by any thread) start read-ahead: the next pages, up to
+ * readahead_max, are requested up to tier 0 as HINT migrations (below
+ * tier 0's high watermark, behind demand and pressure, within the budget),
+ * which the engine reads in runs.
  * Errors: DM_ERR_OUT_OF_RANGE (page >= npages), DM_ERR_INVALID_PARAM (buf
  * NULL or misaligned), DM_ERR_IO (the tier failed; buf unspecified). A
  * failed promotion is not an error of the read (it shows in the stats).
@@ -174,7 +200,8 @@ dm_status_t dm_store_read(dm_store_t *store, uint64_t page, void *buf);
  * Writes buf (page_size bytes, aligned) to page, synchronously: when it
  * returns DM_OK, every later read returns it (until the next write). A page
  * never written is placed in the fastest tier with a free slot (without a
- * budget: in tier 0, evicting the policy's victim); a page written before
+ * budget: in tier 0, evicting the policy's victim), and stays there until
+ * accessed again; a page written before
  * is written where it lives, and promoted as for dm_store_read (without a
  * budget, the new data goes straight to tier 0). A write to a page being
  * migrated marks that migration stale: its copy is discarded at the commit
@@ -277,7 +304,7 @@ typedef struct dm_store_stats {
     uint64_t              zero_reads;      /* reads of pages never written */
     uint64_t              requested[DM_MIGRATE_CLASS_COUNT];
     uint64_t              merged;          /* requests folded into an existing one */
-    uint64_t              rejected[DM_MIGRATE_CLASS_COUNT]; /* queue full (never DEMAND) */
+    uint64_t              rejected[DM_MIGRATE_CLASS_COUNT]; /* queue full (HINT, SCAN only) */
     uint64_t              started[DM_MIGRATE_CLASS_COUNT];
     uint64_t              done[DM_MIGRATE_CLASS_COUNT];
     uint64_t              no_space;
@@ -294,6 +321,8 @@ typedef struct dm_store_stats {
                                            /* committed (engine and synchronous) */
     uint64_t              bytes_demand;    /* committed, DEMAND class */
     uint64_t              bytes_background;/* committed, other classes */
+    uint64_t              readahead;       /* pages requested by read-ahead (HINT class) */
+    uint64_t              reader_moves;    /* DEMAND migrations a read ran itself */
 } dm_store_stats_t;
 
 /* Fills *stats (a consistent snapshot). Never fails. */

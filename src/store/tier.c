@@ -79,18 +79,18 @@ dm_status_t dm_store_pfs_mode_parse(const char *text, dm_store_pfs_mode_t *mode_
 
 /* ---- held slots ------------------------------------------------------- */
 
+/* Atomic: synchronous writes of several threads set bits of one word. */
 static inline int dm_store_held(const dm_store_tier_t *tier, uint64_t slot)
 {
-    return (int)((tier->held[slot / 64] >> (slot % 64)) & 1u);
+    return (int)((__atomic_load_n(&tier->held[slot / 64], __ATOMIC_ACQUIRE) >> (slot % 64)) & 1u);
 }
 
 static inline void dm_store_held_set(dm_store_tier_t *tier, uint64_t slot)
 {
     uint64_t bit = 1ull << (slot % 64);
 
-    if (!(tier->held[slot / 64] & bit)) {
-        tier->held[slot / 64] |= bit;
-        tier->used++;
+    if (!(__atomic_fetch_or(&tier->held[slot / 64], bit, __ATOMIC_ACQ_REL) & bit)) {
+        __atomic_fetch_add(&tier->used, 1, __ATOMIC_RELAXED);
     }
 }
 
@@ -98,10 +98,20 @@ static inline void dm_store_held_clear(dm_store_tier_t *tier, uint64_t slot)
 {
     uint64_t bit = 1ull << (slot % 64);
 
-    if (tier->held[slot / 64] & bit) {
-        tier->held[slot / 64] &= ~bit;
-        tier->used--;
+    if (__atomic_fetch_and(&tier->held[slot / 64], ~bit, __ATOMIC_ACQ_REL) & bit) {
+        __atomic_fetch_sub(&tier->used, 1, __ATOMIC_RELAXED);
     }
+}
+
+/* 1 when some slot of [slot, slot + n) holds data. */
+static int dm_store_held_any(const dm_store_tier_t *tier, uint64_t slot, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        if (dm_store_held(tier, slot + i)) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* ---- for backends ----------------------------------------------------- */
@@ -117,12 +127,15 @@ dm_status_t dm_store_tier_init_(dm_store_tier_t *tier, const dm_store_tier_ops_t
     tier->queue_depth = params->queue_depth;
     tier->buf_align   = 1;
     tier->numa_node   = -1;
+    tier->max_io_pages = 1;
     snprintf(tier->name, sizeof(tier->name), "%s", params->name);
     tier->held = calloc((size_t)((params->capacity + 63) / 64), sizeof(uint64_t));
     if (tier->held == NULL) {
         return dm_error_set(DM_ERR_NO_MEMORY, "tier %s: no memory for the map of %llu slots",
                             params->name, (unsigned long long)params->capacity);
     }
+    pthread_mutex_init(&tier->lock, NULL);
+    tier->lock_up = 1;
     return DM_OK;
 }
 
@@ -130,15 +143,30 @@ void dm_store_tier_cleanup_(dm_store_tier_t *tier)
 {
     free(tier->held);
     tier->held = NULL;
+    if (tier->lock_up) {
+        pthread_mutex_destroy(&tier->lock);
+        tier->lock_up = 0;
+    }
 }
 
 void dm_store_tier_complete_(dm_store_tier_t *tier, dm_store_io_t *io, dm_status_t status)
 {
+    uint32_t n = dm_store_io_pages_(io);
+
+    if (status == DM_OK && io->op == DM_STORE_OP_WRITE) {
+        for (uint32_t i = 0; i < n; i++) {
+            dm_store_held_set(tier, io->slot + i);
+        }
+    } else if (status == DM_OK && n > 1 && !tier->shared) {
+        for (uint32_t i = 0; i < n; i++) { /* slots without data read as zeros */
+            if (!dm_store_held(tier, io->slot + i)) {
+                memset((char *)io->buf + (size_t)i * tier->page_size, 0, tier->page_size);
+            }
+        }
+    }
+    pthread_mutex_lock(&tier->lock);
     io->status = status;
     io->next_  = NULL;
-    if (status == DM_OK && io->op == DM_STORE_OP_WRITE) {
-        dm_store_held_set(tier, io->slot);
-    }
     if (tier->done_tail) {
         tier->done_tail->next_ = io;
     } else {
@@ -146,6 +174,7 @@ void dm_store_tier_complete_(dm_store_tier_t *tier, dm_store_io_t *io, dm_status
     }
     tier->done_tail = io;
     tier->ndone++;
+    pthread_mutex_unlock(&tier->lock);
 }
 
 int dm_store_tier_region_find_(const dm_store_tier_t *tier, const void *addr, size_t len)
@@ -331,14 +360,19 @@ void dm_store_tier_destroy(dm_store_tier_t *tier)
     tier->ops->destroy(tier);
 }
 
-/* Common checks of a slot and a buffer. */
+/* Common checks of a run of n slots and a buffer. */
 static dm_status_t dm_store_check(const dm_store_tier_t *tier, uint64_t slot, const void *buf,
-                                  const char *what)
+                                  const char *what, uint32_t n)
 {
-    if (slot >= tier->capacity) {
-        return dm_error_set(DM_ERR_INVALID_PARAM, "tier %s: %s slot %llu: capacity is %llu",
-                            tier->name, what, (unsigned long long)slot,
+    if (slot >= tier->capacity || n > tier->capacity - slot) {
+        return dm_error_set(DM_ERR_INVALID_PARAM, "tier %s: %s slot %llu (%u pages): capacity "
+                            "is %llu", tier->name, what, (unsigned long long)slot, n,
                             (unsigned long long)tier->capacity);
+    }
+    if (n > tier->max_io_pages) {
+        return dm_error_set(DM_ERR_INVALID_PARAM, "tier %s: %s slot %llu: a run of %u pages, "
+                            "the tier moves at most %u at once", tier->name, what,
+                            (unsigned long long)slot, n, tier->max_io_pages);
     }
     if (buf == NULL) {
         return dm_error_set(DM_ERR_INVALID_PARAM, "tier %s: %s slot %llu: NULL buffer",
@@ -355,7 +389,7 @@ static dm_status_t dm_store_check(const dm_store_tier_t *tier, uint64_t slot, co
 
 dm_status_t dm_store_tier_write(dm_store_tier_t *tier, uint64_t slot, const void *buf)
 {
-    dm_status_t st = dm_store_check(tier, slot, buf, "write");
+    dm_status_t st = dm_store_check(tier, slot, buf, "write", 1);
 
     if (st != DM_OK) {
         return st;
@@ -369,7 +403,7 @@ dm_status_t dm_store_tier_write(dm_store_tier_t *tier, uint64_t slot, const void
 
 dm_status_t dm_store_tier_read(dm_store_tier_t *tier, uint64_t slot, void *buf)
 {
-    dm_status_t st = dm_store_check(tier, slot, buf, "read");
+    dm_status_t st = dm_store_check(tier, slot, buf, "read", 1);
 
     if (st != DM_OK) {
         return st;
@@ -390,25 +424,34 @@ dm_status_t dm_store_tier_submit(dm_store_tier_t *tier, dm_store_io_t *io)
                             io ? "unknown operation" : "NULL io");
     }
     st = dm_store_check(tier, io->slot, io->buf,
-                        io->op == DM_STORE_OP_READ ? "submit read" : "submit write");
+                        io->op == DM_STORE_OP_READ ? "submit read" : "submit write",
+                        dm_store_io_pages_(io));
     if (st != DM_OK) {
         return st;
     }
+    pthread_mutex_lock(&tier->lock);
     if (tier->in_flight >= tier->queue_depth) {
+        uint32_t n = tier->in_flight;
+
+        pthread_mutex_unlock(&tier->lock);
         return dm_error_set(DM_ERR_BUSY, "tier %s: %u operations in flight (queue depth)",
-                            tier->name, tier->in_flight);
+                            tier->name, n);
     }
+    tier->in_flight++;
+    pthread_mutex_unlock(&tier->lock);
     io->status = DM_INPROGRESS;
     io->next_  = NULL;
-    tier->in_flight++;
-    if (io->op == DM_STORE_OP_READ && !tier->shared && !dm_store_held(tier, io->slot)) {
-        memset(io->buf, 0, tier->page_size);
+    if (io->op == DM_STORE_OP_READ && !tier->shared &&
+        !dm_store_held_any(tier, io->slot, dm_store_io_pages_(io))) {
+        memset(io->buf, 0, (size_t)dm_store_io_pages_(io) * tier->page_size);
         dm_store_tier_complete_(tier, io, DM_OK);
         return DM_OK;
     }
     st = tier->ops->submit(tier, io);
     if (st != DM_OK) {
+        pthread_mutex_lock(&tier->lock);
         tier->in_flight--;
+        pthread_mutex_unlock(&tier->lock);
     }
     return st;
 }
@@ -422,14 +465,20 @@ dm_status_t dm_store_tier_poll(dm_store_tier_t *tier, unsigned min_complete,
         return dm_error_set(DM_ERR_INVALID_PARAM, "tier %s: poll: NULL array or count",
                             tier->name);
     }
+    pthread_mutex_lock(&tier->lock);
     min_complete = DM_MIN(min_complete, DM_MIN(tier->in_flight, max));
     if (tier->ops->progress && tier->in_flight > tier->ndone) {
         unsigned need = min_complete > tier->ndone ? min_complete - tier->ndone : 0;
-        dm_status_t st = tier->ops->progress(tier, need);
+        dm_status_t st;
 
+        /* the backend caps need at what it still holds (another thread may
+         * reap some of it meanwhile) */
+        pthread_mutex_unlock(&tier->lock);
+        st = tier->ops->progress(tier, need);
         if (st != DM_OK) {
             return st;
         }
+        pthread_mutex_lock(&tier->lock);
     }
     while (n < max && tier->done_head) {
         dm_store_io_t *io = tier->done_head;
@@ -443,6 +492,7 @@ dm_status_t dm_store_tier_poll(dm_store_tier_t *tier, unsigned min_complete,
         tier->in_flight--;
         done[n++] = io;
     }
+    pthread_mutex_unlock(&tier->lock);
     *count_p = n;
     return DM_OK;
 }
@@ -466,6 +516,20 @@ dm_status_t dm_store_tier_discard(dm_store_tier_t *tier, uint64_t slot)
         if (st != DM_OK) {
             return st;
         }
+    }
+    dm_store_held_clear(tier, slot);
+    return DM_OK;
+}
+
+dm_status_t dm_store_tier_forget(dm_store_tier_t *tier, uint64_t slot)
+{
+    if (tier->shared) {
+        return dm_store_tier_discard(tier, slot); /* others read its files */
+    }
+    if (slot >= tier->capacity) {
+        return dm_error_set(DM_ERR_INVALID_PARAM, "tier %s: forget slot %llu: capacity is %llu",
+                            tier->name, (unsigned long long)slot,
+                            (unsigned long long)tier->capacity);
     }
     dm_store_held_clear(tier, slot);
     return DM_OK;
@@ -521,11 +585,15 @@ void dm_store_tier_query(const dm_store_tier_t *tier, dm_store_tier_info_t *info
     info->kind        = tier->kind;
     info->page_size   = tier->page_size;
     info->capacity    = tier->capacity;
-    info->used        = tier->used;
+    info->used        = __atomic_load_n(&tier->used, __ATOMIC_RELAXED);
     info->distance    = tier->distance;
     info->buf_align   = tier->buf_align;
     info->queue_depth = tier->queue_depth;
+    pthread_mutex_lock((pthread_mutex_t *)&tier->lock);
     info->in_flight   = tier->in_flight;
+    pthread_mutex_unlock((pthread_mutex_t *)&tier->lock);
+    info->concurrent  = tier->concurrent;
+    info->max_io_pages = tier->max_io_pages;
     info->direct      = tier->direct;
     info->io_uring    = tier->io_uring;
     info->hugepage    = tier->hugepage;
@@ -544,5 +612,5 @@ uint64_t dm_store_tier_capacity(const dm_store_tier_t *tier)
 
 uint64_t dm_store_tier_used(const dm_store_tier_t *tier)
 {
-    return tier->used;
+    return __atomic_load_n(&tier->used, __ATOMIC_RELAXED);
 }

@@ -20,10 +20,22 @@
  * Lifecycle: dm_store_tier_create() -> any number of operations ->
  * dm_store_tier_destroy(). Destroy never fails; it waits for I/O in flight.
  *
- * Concurrency: a tier handle is used by one thread at a time (the caller
- * serializes, e.g. the migration engine's worker owns it). Different handles
- * are independent, also on the same pfs directory in several processes (that
- * is what the pfs modes are about).
+ * Concurrency: a dram or nvme handle may be used by several threads at once
+ * (dm_store_tier_query().concurrent): synchronous reads and writes run in
+ * parallel, and submit, poll, flush and discard may be called from any
+ * thread; poll hands each completed operation to exactly one caller. The
+ * rules on one slot (the pre: conditions below) are the callers' to keep
+ * between them. A pfs or gpu handle is used by one thread at a time (the
+ * caller serializes, e.g. with a lock per handle). On every kind, create,
+ * destroy, mem_register and mem_unregister run with no other call on the
+ * handle. Different handles are independent, also on the same pfs
+ * directory in several processes (that is what the pfs modes are about).
+ *
+ * Runs. An asynchronous operation moves io->npages consecutive slots (a
+ * run) to or from one buffer of npages * page_size bytes, with one I/O
+ * where the backend can (nvme: one read or write of the whole run; dram: one
+ * memcpy): a store moving 64 neighbouring pages pays one device operation,
+ * not 64. At most dm_store_tier_query().max_io_pages (1 for pfs and gpu).
  *
  * Errors, for every function that returns dm_status_t: the code, and a
  * detail in dm_last_error() naming the tier, slot and errno text. The
@@ -217,6 +229,8 @@ typedef struct dm_store_tier_info {
     int             io_uring;    /* nvme: io_uring in use (else async ops run synchronously) */
     int             hugepage;    /* dram: MADV_HUGEPAGE accepted */
     int             numa_node;   /* dram: bound node, or -1 */
+    int             concurrent;  /* several threads may use the handle (see Concurrency) */
+    uint32_t        max_io_pages;/* pages one asynchronous operation may move (see Runs) */
 } dm_store_tier_info_t;
 
 /* Asynchronous operations. */
@@ -227,7 +241,7 @@ typedef enum dm_store_op {
 
 /*
  * One asynchronous operation: caller-allocated (libuv style). The caller
- * sets op, slot, buf (and arg) and submits it; from submit until poll hands
+ * sets op, slot, buf (npages, arg) and submits it; from submit until poll hands
  * it back, the io and its buffer belong to the tier (do not touch, move or
  * free them). At completion the tier sets status. Nothing else of the caller's
  * is written.
@@ -236,8 +250,10 @@ typedef struct dm_store_io {
     /* set by the caller */
     dm_store_op_t       op;
     uint64_t            slot;
-    void               *buf;        /* page_size bytes, aligned to buf_align */
+    void               *buf;        /* npages * page_size bytes, aligned to buf_align */
     void               *arg;        /* the caller's, never touched */
+    uint32_t            npages;     /* slots slot .. slot + npages - 1 (a run); 0 means 1;
+                                       at most max_io_pages */
     /* set by the tier when poll returns it */
     dm_status_t         status;     /* DM_OK or an error as for read/write */
     /* private to the tier */
@@ -301,15 +317,21 @@ dm_status_t dm_store_tier_write(dm_store_tier_t *tier, uint64_t slot, const void
 dm_status_t dm_store_tier_read(dm_store_tier_t *tier, uint64_t slot, void *buf);
 
 /*
- * Starts io (op, slot, buf set by the caller). DM_OK: the tier owns io until
- * poll returns it, with io->status set; the I/O starts at the latest at the
- * next poll (nvme batches submissions into one system call per poll). Some
- * backends (dram, pfs) do the work at once and only report at poll.
+ * Starts io (op, slot, npages, buf set by the caller). DM_OK: the tier owns
+ * io until poll returns it, with io->status set; the I/O starts at the
+ * latest at the next poll by any thread (nvme batches submissions into one
+ * system call per poll). Some backends (dram, pfs) do the work at once and
+ * only report at poll. A run counts as one operation against queue_depth;
+ * its status covers all its slots (a failed write leaves each of them as a
+ * failed one-page write would). Slots of a run read that hold no data read
+ * as zeros, as for dm_store_tier_read.
  * Errors, io not taken: DM_ERR_INVALID_PARAM (as for read/write, or io NULL,
- * bad op), DM_ERR_BUSY (queue_depth in flight: poll, then retry). Errors of
- * the I/O itself come in io->status.
- * pre: no other operation on io->slot is in flight when either is a write
- * (two reads of one slot are fine); the order of completion is unspecified.
+ * bad op, npages above max_io_pages or the run past capacity), DM_ERR_BUSY
+ * (queue_depth in flight: poll, then retry). Errors of the I/O itself come
+ * in io->status.
+ * pre: no other operation on a slot of the run is in flight when either is
+ * a write (two reads of one slot are fine); the order of completion is
+ * unspecified.
  */
 dm_status_t dm_store_tier_submit(dm_store_tier_t *tier, dm_store_io_t *io);
 
@@ -317,7 +339,10 @@ dm_status_t dm_store_tier_submit(dm_store_tier_t *tier, dm_store_io_t *io);
  * Hands back completed operations: waits until at least min_complete have
  * completed (0: do not wait), then stores up to max of them in done[] and
  * their number in *count_p. min_complete is capped at the number in flight
- * and at max. Errors: DM_ERR_INVALID_PARAM (done NULL with max > 0),
+ * and at max. On a concurrent handle the operations are any thread's, each
+ * handed to one poller, and a wait ends early (with fewer) when other
+ * pollers took what it waited for; min_complete 0 never blocks, not even on
+ * another poller. Errors: DM_ERR_INVALID_PARAM (done NULL with max > 0),
  * DM_ERR_IO (waiting failed; nothing is lost, call again).
  */
 dm_status_t dm_store_tier_poll(dm_store_tier_t *tier, unsigned min_complete,
@@ -347,6 +372,16 @@ dm_status_t dm_store_tier_flush(dm_store_tier_t *tier);
  * pre: no operation on slot in flight.
  */
 dm_status_t dm_store_tier_discard(dm_store_tier_t *tier, uint64_t slot);
+
+/*
+ * As discard for what reads return (used drops, a later read returns zeros),
+ * but the backend keeps what backs the slot: dram keeps its memory (no
+ * MADV_DONTNEED, no page fault at the next write), nvme keeps its blocks.
+ * For a caller that will use the slot again soon (the store's free slots).
+ * pfs, whose files others read, discards. Errors: DM_ERR_INVALID_PARAM (bad
+ * slot), as discard for pfs. pre: no operation on slot in flight.
+ */
+dm_status_t dm_store_tier_forget(dm_store_tier_t *tier, uint64_t slot);
 
 /*
  * Tells the tier that [addr, addr + len) will be used as buffers, so the

@@ -11,7 +11,9 @@
  * killer later. Discard gives a slot's memory back (MADV_DONTNEED).
  *
  * Volatile: flush has nothing to do. Asynchronous operations complete in
- * submit (a memcpy is faster than any queue) and are reported at poll.
+ * submit (a memcpy is faster than any queue; a run is one memcpy) and are
+ * reported at poll. Concurrent: reads and writes are copies of disjoint
+ * slots, nothing is shared but the common bookkeeping.
  */
 #include "tier_int.h"
 
@@ -29,8 +31,10 @@
 
 #include "log.h"
 #include "status.h"
+#include "util.h"
 
 #define DM_STORE_HUGE_ALIGN (2ul << 20)
+#define DM_STORE_DRAM_RUN   (1ul << 20) /* bytes one operation may move */
 
 typedef struct dm_store_dram {
     dm_store_tier_t base;
@@ -144,6 +148,8 @@ static dm_status_t dm_store_dram_create(const dm_store_tier_params_t *params,
     if (d->base.distance == 0) {
         d->base.distance = DM_STORE_DISTANCE_DRAM;
     }
+    d->base.concurrent = 1;
+    d->base.max_io_pages = (uint32_t)DM_MAX(1, DM_STORE_DRAM_RUN / params->page_size);
     *tier_p = &d->base;
     return DM_OK;
 
@@ -183,10 +189,14 @@ static dm_status_t dm_store_dram_read(dm_store_tier_t *tier, uint64_t slot, void
 
 static dm_status_t dm_store_dram_submit(dm_store_tier_t *tier, dm_store_io_t *io)
 {
+    dm_store_dram_t *d = dm_store_dram_of(tier);
+    char *mem = d->mem + dm_store_slot_offset_(tier, io->slot);
+    size_t len = (size_t)dm_store_io_pages_(io) * tier->page_size;
+
     if (io->op == DM_STORE_OP_WRITE) {
-        dm_store_dram_write(tier, io->slot, io->buf);
+        memcpy(mem, io->buf, len);
     } else {
-        dm_store_dram_read(tier, io->slot, io->buf);
+        memcpy(io->buf, mem, len);
     }
     dm_store_tier_complete_(tier, io, DM_OK);
     return DM_OK;

@@ -10,7 +10,21 @@
  * buffer (READ_FIXED/WRITE_FIXED: the kernel pinned the pages once instead of
  * per I/O). submit only prepares a submission queue entry; poll submits all
  * prepared entries with one io_uring_enter and reaps completions, so a mover
- * that submits 32 pages pays one system call.
+ * that submits 32 pages pays one system call. A run (io->npages slots) is
+ * one read or write of npages * page_size bytes.
+ *
+ * Concurrency (tier.h: the handle is concurrent). Synchronous reads and
+ * writes are pread/pwrite, safe from any number of threads. The ring has two
+ * sides, each under its own lock: sq_lock over the submission queue (get an
+ * entry, prepare it, io_uring_submit) and cq_lock over the completion queue
+ * (peek, wait, advance); liburing's submit touches only the first and its
+ * wait only the second, so a thread waiting for completions never blocks a
+ * submitter. Whoever holds cq_lock reaps every completion it finds and
+ * hands each to the common layer's done list (dispatch): any poller may
+ * return any operation. A poll that must not wait (min_complete 0) only
+ * tries cq_lock. Lock order: cq_lock, then sq_lock (a waiter flushes the
+ * submission queue before it sleeps); space_lock (chunk reservations) is
+ * taken alone.
  *
  * O_DIRECT bypasses the page cache: the tier does not compete with the
  * application for DRAM, which is the point of a spill tier. It needs aligned
@@ -54,6 +68,7 @@
 
 #define DM_STORE_NVME_ALIGN      4096u
 #define DM_STORE_NVME_CHUNK      (1ul << 20)
+#define DM_STORE_NVME_RUN        (1ul << 20) /* bytes one operation may move */
 
 typedef struct dm_store_nvme {
     dm_store_tier_t base;
@@ -65,13 +80,16 @@ typedef struct dm_store_nvme {
     int             fallocate_ok;   /* 0 once the file system said EOPNOTSUPP */
     uint64_t        chunk_pages;
     uint64_t       *chunks;         /* bit c: chunk c is reserved */
+    pthread_mutex_t space_lock;     /* chunks, fallocate_ok (PREALLOC_CHUNK) */
     /* the ring */
     int             ring_up;
     int             fixed_file;     /* fd registered as fixed file 0 */
     int             fixed_bufs;     /* sparse buffer table registered */
     struct io_uring ring;
-    uint32_t        prepared;       /* entries prepared, not yet submitted */
-    uint32_t        ring_in_flight; /* prepared or submitted, not yet reaped */
+    pthread_mutex_t sq_lock;        /* the submission side, prepared */
+    pthread_mutex_t cq_lock;        /* the completion side */
+    uint32_t        prepared;       /* entries prepared, not yet submitted (sq_lock) */
+    uint32_t        submitted;      /* given to the kernel, not yet reaped (atomic) */
 } dm_store_nvme_t;
 
 /* priv_[0] of an io in the ring: bytes already transferred (partial I/O). */
@@ -120,14 +138,14 @@ static int dm_store_nvme_fallocate(dm_store_nvme_t *n, uint64_t off, uint64_t le
     return rc == 0;
 }
 
-/* Makes sure slot's blocks are reserved before data goes there. */
-static dm_status_t dm_store_nvme_reserve(dm_store_nvme_t *n, uint64_t slot)
+/* Makes sure slot's blocks are reserved before data goes there. pre: space_lock. */
+static dm_status_t dm_store_nvme_reserve_locked(dm_store_nvme_t *n, uint64_t slot)
 {
     uint64_t c, first, count;
     size_t ps = n->base.page_size;
     int err = 0;
 
-    if (!n->prealloc_chunk || !n->fallocate_ok) {
+    if (!n->fallocate_ok) {
         return DM_OK;
     }
     c = slot / n->chunk_pages;
@@ -155,13 +173,29 @@ static dm_status_t dm_store_nvme_reserve(dm_store_nvme_t *n, uint64_t slot)
     return dm_store_errno_(&n->base, err, "reserve space (fallocate) for", slot);
 }
 
+/* Reserves the blocks of slots [slot, slot + count). */
+static dm_status_t dm_store_nvme_reserve(dm_store_nvme_t *n, uint64_t slot, uint32_t count)
+{
+    dm_status_t st = DM_OK;
+
+    if (!n->prealloc_chunk) {
+        return DM_OK;
+    }
+    pthread_mutex_lock(&n->space_lock);
+    for (uint32_t i = 0; i < count && st == DM_OK; i++) {
+        st = dm_store_nvme_reserve_locked(n, slot + i);
+    }
+    pthread_mutex_unlock(&n->space_lock);
+    return st;
+}
+
 /* ---- synchronous I/O -------------------------------------------------- */
 
-/* Moves the rest of a page from byte done on; a read past the end of the file gives zeros. */
+/* Moves the rest of ps bytes from slot's offset, from byte done on; a read
+ * past the end of the file gives zeros. */
 static dm_status_t dm_store_nvme_rw(dm_store_nvme_t *n, int write, uint64_t slot, void *buf,
-                                    size_t done)
+                                    size_t ps, size_t done)
 {
-    size_t ps = n->base.page_size;
     off_t off = (off_t)dm_store_slot_offset_(&n->base, slot);
     ssize_t r;
 
@@ -196,17 +230,17 @@ static dm_status_t dm_store_nvme_rw(dm_store_nvme_t *n, int write, uint64_t slot
 static dm_status_t dm_store_nvme_write(dm_store_tier_t *tier, uint64_t slot, const void *buf)
 {
     dm_store_nvme_t *n = dm_store_nvme_of(tier);
-    dm_status_t st = dm_store_nvme_reserve(n, slot);
+    dm_status_t st = dm_store_nvme_reserve(n, slot, 1);
 
     if (st != DM_OK) {
         return st;
     }
-    return dm_store_nvme_rw(n, 1, slot, (void *)buf, 0);
+    return dm_store_nvme_rw(n, 1, slot, (void *)buf, tier->page_size, 0);
 }
 
 static dm_status_t dm_store_nvme_read(dm_store_tier_t *tier, uint64_t slot, void *buf)
 {
-    return dm_store_nvme_rw(dm_store_nvme_of(tier), 0, slot, buf, 0);
+    return dm_store_nvme_rw(dm_store_nvme_of(tier), 0, slot, buf, tier->page_size, 0);
 }
 
 /* ---- asynchronous I/O ------------------------------------------------- */
@@ -217,10 +251,11 @@ static dm_status_t dm_store_nvme_submit(dm_store_tier_t *tier, dm_store_io_t *io
     int write = io->op == DM_STORE_OP_WRITE;
     struct io_uring_sqe *sqe;
     uint64_t off = dm_store_slot_offset_(tier, io->slot);
+    size_t len = (size_t)dm_store_io_pages_(io) * tier->page_size;
     int region, fd;
 
     if (write) {
-        dm_status_t st = dm_store_nvme_reserve(n, io->slot);
+        dm_status_t st = dm_store_nvme_reserve(n, io->slot, dm_store_io_pages_(io));
 
         if (st != DM_OK) {
             dm_store_tier_complete_(tier, io, st);
@@ -228,29 +263,35 @@ static dm_status_t dm_store_nvme_submit(dm_store_tier_t *tier, dm_store_io_t *io
         }
     }
     if (!n->ring_up) {
-        dm_store_tier_complete_(tier, io, dm_store_nvme_rw(n, write, io->slot, io->buf, 0));
+        dm_store_tier_complete_(tier, io, dm_store_nvme_rw(n, write, io->slot, io->buf, len, 0));
         return DM_OK;
     }
+    fd = n->fixed_file ? 0 : n->fd;
+    region = n->fixed_bufs ? dm_store_tier_region_find_(tier, io->buf, len) : -1;
+    pthread_mutex_lock(&n->sq_lock);
     sqe = io_uring_get_sqe(&n->ring);
     if (sqe == NULL) {
         /* Cannot happen while the ring has queue_depth entries; be safe. */
-        io_uring_submit(&n->ring);
-        n->prepared = 0;
+        int rc = io_uring_submit(&n->ring);
+
+        if (rc > 0) {
+            n->prepared -= DM_MIN((unsigned)rc, n->prepared);
+            __atomic_fetch_add(&n->submitted, (uint32_t)rc, __ATOMIC_RELAXED);
+        }
         sqe = io_uring_get_sqe(&n->ring);
         if (sqe == NULL) {
+            pthread_mutex_unlock(&n->sq_lock);
             return dm_error_set(DM_ERR_BUSY, "tier %s: submission queue full", tier->name);
         }
     }
-    fd = n->fixed_file ? 0 : n->fd;
-    region = n->fixed_bufs ? dm_store_tier_region_find_(tier, io->buf, tier->page_size) : -1;
     if (region >= 0 && write) {
-        io_uring_prep_write_fixed(sqe, fd, io->buf, (unsigned)tier->page_size, off, region);
+        io_uring_prep_write_fixed(sqe, fd, io->buf, (unsigned)len, off, region);
     } else if (region >= 0) {
-        io_uring_prep_read_fixed(sqe, fd, io->buf, (unsigned)tier->page_size, off, region);
+        io_uring_prep_read_fixed(sqe, fd, io->buf, (unsigned)len, off, region);
     } else if (write) {
-        io_uring_prep_write(sqe, fd, io->buf, (unsigned)tier->page_size, off);
+        io_uring_prep_write(sqe, fd, io->buf, (unsigned)len, off);
     } else {
-        io_uring_prep_read(sqe, fd, io->buf, (unsigned)tier->page_size, off);
+        io_uring_prep_read(sqe, fd, io->buf, (unsigned)len, off);
     }
     if (n->fixed_file) {
         sqe->flags |= IOSQE_FIXED_FILE;
@@ -258,36 +299,68 @@ static dm_status_t dm_store_nvme_submit(dm_store_tier_t *tier, dm_store_io_t *io
     io_uring_sqe_set_data(sqe, io);
     io->priv_[0] = 0;
     n->prepared++;
-    n->ring_in_flight++;
+    pthread_mutex_unlock(&n->sq_lock);
     return DM_OK;
 }
 
-/* One completion: done, or a partial transfer finished synchronously. */
+/* Gives the prepared entries to the kernel. Takes sq_lock. */
+static int dm_store_nvme_flush_sq(dm_store_nvme_t *n)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&n->sq_lock);
+    if (n->prepared > 0) {
+        rc = io_uring_submit(&n->ring);
+        if (rc > 0) {
+            n->prepared -= DM_MIN((unsigned)rc, n->prepared);
+            __atomic_fetch_add(&n->submitted, (uint32_t)rc, __ATOMIC_RELAXED);
+        }
+    }
+    pthread_mutex_unlock(&n->sq_lock);
+    return rc;
+}
+
+/* One completion: done, or a partial transfer finished synchronously. pre: cq_lock. */
 static void dm_store_nvme_reap_one(dm_store_nvme_t *n, struct io_uring_cqe *cqe)
 {
     dm_store_io_t *io = io_uring_cqe_get_data(cqe);
     int write = io->op == DM_STORE_OP_WRITE;
+    size_t len = (size_t)dm_store_io_pages_(io) * n->base.page_size;
     int res = cqe->res;
     dm_status_t st;
 
-    n->ring_in_flight--;
+    __atomic_fetch_sub(&n->submitted, 1, __ATOMIC_RELAXED);
     if (res < 0) {
         int err = -res;
 
         if (err == ENOSPC || err == EDQUOT) {
-            st = dm_store_nvme_no_space(n, write ? "write" : "read", io->slot, n->base.page_size);
+            st = dm_store_nvme_no_space(n, write ? "write" : "read", io->slot, len);
         } else if (err == EAGAIN || err == EINTR) {
-            st = dm_store_nvme_rw(n, write, io->slot, io->buf, 0);
+            st = dm_store_nvme_rw(n, write, io->slot, io->buf, len, 0);
         } else {
             st = dm_store_errno_(&n->base, err, write ? "write" : "read", io->slot);
         }
-    } else if ((size_t)res == n->base.page_size) {
+    } else if ((size_t)res == len) {
         st = DM_OK;
     } else {
         /* Short transfer (end of file, or the device split it): finish here. */
-        st = dm_store_nvme_rw(n, write, io->slot, io->buf, (size_t)res);
+        st = dm_store_nvme_rw(n, write, io->slot, io->buf, len, (size_t)res);
     }
     dm_store_tier_complete_(&n->base, io, st);
+}
+
+/* Reaps every completion there is. pre: cq_lock. */
+static unsigned dm_store_nvme_reap(dm_store_nvme_t *n)
+{
+    struct io_uring_cqe *cqe;
+    unsigned reaped = 0;
+
+    while (io_uring_peek_cqe(&n->ring, &cqe) == 0) {
+        dm_store_nvme_reap_one(n, cqe);
+        io_uring_cqe_seen(&n->ring, cqe);
+        reaped++;
+    }
+    return reaped;
 }
 
 static dm_status_t dm_store_nvme_progress(dm_store_tier_t *tier, unsigned min_complete)
@@ -300,32 +373,36 @@ static dm_status_t dm_store_nvme_progress(dm_store_tier_t *tier, unsigned min_co
     if (!n->ring_up) {
         return DM_OK; /* everything completed in submit */
     }
-    min_complete = DM_MIN(min_complete, n->ring_in_flight);
-    for (;;) {
-        unsigned want = min_complete > reaped ? min_complete - reaped : 0;
-
-        if (n->prepared > 0) {
-            rc = want ? io_uring_submit_and_wait(&n->ring, want) : io_uring_submit(&n->ring);
-            if (rc >= 0) {
-                n->prepared -= DM_MIN((unsigned)rc, n->prepared);
-            }
-        } else if (want > 0) {
-            rc = io_uring_wait_cqe_nr(&n->ring, &cqe, want);
-        } else {
-            rc = 0;
+    dm_store_nvme_flush_sq(n);
+    if (min_complete == 0) {
+        if (pthread_mutex_trylock(&n->cq_lock) != 0) {
+            return DM_OK; /* another thread reaps: it dispatches ours too */
         }
+    } else {
+        pthread_mutex_lock(&n->cq_lock);
+    }
+    for (;;) {
+        unsigned want;
+
+        reaped += dm_store_nvme_reap(n);
+        if (reaped >= min_complete) {
+            break;
+        }
+        /* wait only for what the kernel has (others may have reaped ours) */
+        dm_store_nvme_flush_sq(n);
+        want = DM_MIN(min_complete - reaped,
+                      __atomic_load_n(&n->submitted, __ATOMIC_RELAXED));
+        if (want == 0) {
+            break;
+        }
+        rc = io_uring_wait_cqe_nr(&n->ring, &cqe, want);
         if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME) {
+            pthread_mutex_unlock(&n->cq_lock);
             return dm_store_errno_(tier, -rc, "io_uring_enter", UINT64_MAX);
         }
-        while (io_uring_peek_cqe(&n->ring, &cqe) == 0) {
-            dm_store_nvme_reap_one(n, cqe);
-            io_uring_cqe_seen(&n->ring, cqe);
-            reaped++;
-        }
-        if (reaped >= min_complete) {
-            return DM_OK;
-        }
     }
+    pthread_mutex_unlock(&n->cq_lock);
+    return DM_OK;
 }
 
 /* ---- registration ----------------------------------------------------- */
@@ -458,6 +535,11 @@ static dm_status_t dm_store_nvme_create(const dm_store_tier_params_t *params,
     if (st != DM_OK) {
         goto err_free;
     }
+    pthread_mutex_init(&n->space_lock, NULL);
+    pthread_mutex_init(&n->sq_lock, NULL);
+    pthread_mutex_init(&n->cq_lock, NULL);
+    n->base.concurrent = 1;
+    n->base.max_io_pages = (uint32_t)DM_MAX(1, DM_STORE_NVME_RUN / params->page_size);
     n->path = strdup(params->path);
     n->chunk_pages = DM_MAX(1, DM_STORE_NVME_CHUNK / params->page_size);
     nchunks = (params->capacity + n->chunk_pages - 1) / n->chunk_pages;
@@ -498,6 +580,9 @@ err_close:
 err_cleanup:
     free(n->chunks);
     free(n->path);
+    pthread_mutex_destroy(&n->space_lock);
+    pthread_mutex_destroy(&n->sq_lock);
+    pthread_mutex_destroy(&n->cq_lock);
     dm_store_tier_cleanup_(&n->base);
 err_free:
     free(n);
@@ -526,6 +611,9 @@ static void dm_store_nvme_destroy(dm_store_tier_t *tier)
     }
     free(n->chunks);
     free(n->path);
+    pthread_mutex_destroy(&n->space_lock);
+    pthread_mutex_destroy(&n->sq_lock);
+    pthread_mutex_destroy(&n->cq_lock);
     dm_store_tier_cleanup_(tier);
     free(n);
 }
@@ -551,13 +639,16 @@ static dm_status_t dm_store_nvme_discard(dm_store_tier_t *tier, uint64_t slot)
     uint64_t c = slot / n->chunk_pages;
 
     /* FULL keeps its reservation; CHUNK gives the blocks back. */
-    if (!n->prealloc_chunk || !n->fallocate_ok) {
+    if (!n->prealloc_chunk) {
         return DM_OK;
     }
-    if (fallocate(n->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+    pthread_mutex_lock(&n->space_lock);
+    if (n->fallocate_ok &&
+        fallocate(n->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                   (off_t)dm_store_slot_offset_(tier, slot), (off_t)tier->page_size) == 0) {
         n->chunks[c / 64] &= ~(1ull << (c % 64)); /* the chunk has a hole now */
     }
+    pthread_mutex_unlock(&n->space_lock);
     return DM_OK;
 }
 

@@ -8,8 +8,8 @@
  *   bound        never more than max_in_flight started and not completed
  *   coalescing   a second request for a page merges (class rises, never
  *                falls; a request for a page in flight is MOVING)
- *   rejection    a full queue rejects background requests, counted, never
- *                DEMAND
+ *   rejection    a full queue rejects HINT and SCAN requests, counted, never
+ *                DEMAND nor PRESSURE
  *   budget       per-pair buckets: a pair's bytes started stay within
  *                burst + rate * W; a demand waiting for tokens is not
  *                overtaken on its pair by a background request; other pairs
@@ -139,16 +139,20 @@ static void rejection(void)
     CHECK(req(m, 1, 1, 0, DM_MIGRATE_HINT) == DM_MIGRATE_QUEUED, "1");
     CHECK(req(m, 2, 1, 0, DM_MIGRATE_SCAN) == DM_MIGRATE_QUEUED, "2");
     CHECK(req(m, 3, 0, 1, DM_MIGRATE_PRESSURE) == DM_MIGRATE_QUEUED, "3");
-    CHECK(req(m, 4, 1, 0, DM_MIGRATE_HINT) == DM_MIGRATE_REJECTED, "4th background");
-    CHECK(req(m, 5, 0, 1, DM_MIGRATE_PRESSURE) == DM_MIGRATE_REJECTED, "pressure too");
+    CHECK(req(m, 8, 1, 0, DM_MIGRATE_HINT) == DM_MIGRATE_QUEUED, "pressure is not counted");
+    CHECK(req(m, 4, 1, 0, DM_MIGRATE_HINT) == DM_MIGRATE_REJECTED, "4th optional");
+    CHECK(req(m, 5, 0, 1, DM_MIGRATE_PRESSURE) == DM_MIGRATE_QUEUED,
+          "pressure never rejected (a victim must go down)");
+    CHECK(req(m, 7, 1, 0, DM_MIGRATE_SCAN) == DM_MIGRATE_REJECTED, "scan rejected");
     for (uint64_t p = 10; p < 90; p++) {
         CHECK(req(m, p, 1, 0, DM_MIGRATE_DEMAND) == DM_MIGRATE_QUEUED, "demand never rejected");
     }
     CHECK(req(m, 1, 1, 0, DM_MIGRATE_DEMAND) == DM_MIGRATE_MERGED, "upgrade in a full queue");
     CHECK(req(m, 6, 1, 0, DM_MIGRATE_HINT) == DM_MIGRATE_QUEUED, "the upgrade freed a place");
     dm_migrate_counters(m, &c);
-    CHECK(c.rejected[DM_MIGRATE_HINT] == 1 && c.rejected[DM_MIGRATE_PRESSURE] == 1 &&
-          c.rejected[DM_MIGRATE_DEMAND] == 0, "rejections counted");
+    CHECK(c.rejected[DM_MIGRATE_HINT] == 1 && c.rejected[DM_MIGRATE_SCAN] == 1 &&
+          c.rejected[DM_MIGRATE_PRESSURE] == 0 && c.rejected[DM_MIGRATE_DEMAND] == 0,
+          "rejections counted");
     CHECK(c.queued[DM_MIGRATE_DEMAND] == 81, "demand queued %llu",
           (unsigned long long)c.queued[DM_MIGRATE_DEMAND]);
     CHECK(dm_migrate_cancel(m, 6) == 1 && dm_migrate_cancel(m, 6) == 0, "cancel once");
