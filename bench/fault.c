@@ -10,7 +10,11 @@
  *              and a write-protect fault resolved by UFFDIO_WRITEPROTECT.
  *
  * Also measured: revoking access to one page (mprotect PROT_NONE vs
- * UFFDIO_WRITEPROTECT), and the number of kernel mappings (VMAs) left after
+ * UFFDIO_WRITEPROTECT); taking a written page away while keeping its data
+ * (what a DSM node does when another node asks for the page it owns):
+ * UFFDIO_WRITEPROTECT, copy, MADV_DONTNEED (two TLB shootdowns) vs one
+ * UFFDIO_MOVE of the frame into a ring emptied by one MADV_DONTNEED every
+ * 64 pages (Linux 6.8+; skipped before), the data read back either way; and the number of kernel mappings (VMAs) left after
  * giving every other page of a 64 MiB region a different protection: with
  * mprotect each protection change can split the mapping, and
  * vm.max_map_count (65530 here) bounds how many pieces a process may have.
@@ -353,6 +357,93 @@ static double bench_uffd(int kind, double *revoke_ns)
     return per;
 }
 
+/* UFFDIO_MOVE (Linux 6.8), for uapi headers that predate it. */
+#ifndef UFFD_FEATURE_MOVE
+#define UFFD_FEATURE_MOVE (1 << 16)
+struct uffdio_move {
+    __u64 dst, src, len, mode;
+    __s64 move;
+};
+#define UFFDIO_MOVE _IOWR(UFFDIO, 0x05, struct uffdio_move)
+#endif
+#define DROP_PAGES 1024ul
+#define DROP_RING  64ul
+
+/*
+ * Takes DROP_PAGES written pages away, keeping each page's data (summed, so
+ * the read is not optimized away): move = 0 the copy way, 1 by UFFDIO_MOVE.
+ * ns per page, or -1 when the kernel cannot.
+ */
+static double bench_drop(int move)
+{
+    size_t len = DROP_PAGES * PAGE;
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *ring = mmap(NULL, DROP_RING * PAGE, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *snap = aligned_alloc(PAGE, PAGE), *src = aligned_alloc(PAGE, PAGE);
+    struct uffdio_register reg = { .range = { (uintptr_t)p, len },
+                                   .mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP };
+    struct uffdio_register rreg = { .range = { (uintptr_t)ring, DROP_RING * PAGE },
+                                    .mode = UFFDIO_REGISTER_MODE_MISSING };
+    volatile unsigned long sum = 0;
+    double per = -1;
+    uint64_t t0;
+    int fd = uffd_open(UFFD_FEATURE_PAGEFAULT_FLAG_WP | (move ? UFFD_FEATURE_MOVE : 0));
+
+    if (fd < 0 || ioctl(fd, UFFDIO_REGISTER, &reg) != 0 ||
+        ioctl(fd, UFFDIO_REGISTER, &rreg) != 0) {
+        goto out;
+    }
+    memset(src, 3, PAGE);
+    for (size_t i = 0; i < DROP_PAGES; i++) {
+        struct uffdio_copy c = { .dst = (uintptr_t)(p + i * PAGE), .src = (uintptr_t)src,
+                                 .len = PAGE, .mode = 0 };
+
+        if (ioctl(fd, UFFDIO_COPY, &c) != 0) {
+            goto out;
+        }
+        p[i * PAGE] = 4; /* written: writable and dirty, as a page held in M */
+    }
+    t0 = now_ns();
+    for (size_t i = 0; i < DROP_PAGES; i++) {
+        char *pg = p + i * PAGE;
+        const char *data = snap;
+
+        if (move) {
+            struct uffdio_move m = { .dst = (uintptr_t)(ring + (i % DROP_RING) * PAGE),
+                                     .src = (uintptr_t)pg, .len = PAGE, .mode = 0 };
+
+            if (i % DROP_RING == 0 && i > 0) {
+                madvise(ring, DROP_RING * PAGE, MADV_DONTNEED);
+            }
+            if (ioctl(fd, UFFDIO_MOVE, &m) != 0) {
+                goto out;
+            }
+            data = (const char *)(uintptr_t)m.dst;
+        } else {
+            struct uffdio_writeprotect wp = { .range = { (uintptr_t)pg, PAGE },
+                                              .mode = UFFDIO_WRITEPROTECT_MODE_WP };
+
+            ioctl(fd, UFFDIO_WRITEPROTECT, &wp);
+            memcpy(snap, pg, PAGE);
+            madvise(pg, PAGE, MADV_DONTNEED);
+        }
+        for (size_t k = 0; k < PAGE; k += 512) {
+            sum += (unsigned char)data[k]; /* the data is sent from here */
+        }
+    }
+    per = (double)(now_ns() - t0) / DROP_PAGES;
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    munmap(p, len);
+    munmap(ring, DROP_RING * PAGE);
+    free(snap);
+    free(src);
+    return per;
+}
+
 int main(void)
 {
     struct sigaction sa;
@@ -398,6 +489,18 @@ int main(void)
             result("uffd_wp_revoke_ns", median(w, RUNS), "ns");
         } else {
             printf("SKIP uffd write-protect: %s\n", strerror(errno));
+        }
+        for (int r = 0; r < RUNS && ok; r++) {
+            v[r] = bench_drop(0);
+            w[r] = bench_drop(1);
+            ok = v[r] >= 0 && w[r] >= 0;
+        }
+        if (ok) {
+            result("uffd_drop_copy_ns", median(v, RUNS), "ns");
+            result("uffd_drop_move_ns", median(w, RUNS), "ns");
+        } else {
+            printf("SKIP taking a page away with UFFDIO_MOVE: %s (Linux 6.8+)\n", strerror(errno));
+            ok = 1;
         }
     } else {
         printf("SKIP userfaultfd: %s (needs root or vm.unprivileged_userfaultfd=1)\n",

@@ -42,9 +42,15 @@
  * Executing actions (dm_dsm_emit):
  *   SEND     to another rank: dm_tp_am_post; the page travels as the
  *            payload (one message per page, never a diff);
- *   PROTECT  NONE: write-protect first if writable (the TLB shootdown that
- *            drains store buffers), snapshot the page if a write-back
- *            follows, then MADV_DONTNEED; READ: write-protect; WRITE: lift
+ *   PROTECT  NONE from writable: UFFDIO_MOVE the frame out of the mapping
+ *            into the move ring (Linux 6.8+): the PTE is cleared and the
+ *            TLB shot down (which drains store buffers) before the ioctl
+ *            returns, and the frame, which no CPU can store to any more,
+ *            is the snapshot the SEND that follows reads: one shootdown.
+ *            Where the kernel refuses (older kernels, a frame pinned for
+ *            RDMA), the old way: write-protect (a shootdown), copy the
+ *            page to scratch, MADV_DONTNEED (a second one). NONE from
+ *            read-only: MADV_DONTNEED; READ: write-protect; WRITE: lift
  *            the write protection;
  *   INSTALL  remembered, then done by the PROTECT that follows as one
  *            UFFDIO_COPY with the final protection (no thread ever sees a
@@ -110,6 +116,20 @@
 #include "status.h"
 #include "x86_emu.h"
 #include "x86_insn.h"
+
+/* UFFDIO_MOVE (Linux 6.8); defined here when the uapi headers predate it. */
+#ifndef UFFD_FEATURE_MOVE
+#define UFFD_FEATURE_MOVE (1 << 16)
+struct uffdio_move {
+    __u64 dst;
+    __u64 src;
+    __u64 len;
+    __u64 mode;
+    __s64 move;
+};
+#define _UFFDIO_MOVE (0x05)
+#define UFFDIO_MOVE  _IOWR(UFFDIO, _UFFDIO_MOVE, struct uffdio_move)
+#endif
 
 /* The runtime the signal handlers serve (one per process). */
 static _Atomic(dm_dsm_t *) dm_dsm_current;
@@ -187,6 +207,53 @@ static int dm_dsm_uffd_copy(dm_dsm_t *d, uint64_t page, const void *src, int wp)
         c.copy = 0;
     }
     return 0;
+}
+
+/*
+ * Moves the frame of page (present and writable here) into the next slot of
+ * the move ring: the PTE is cleared and the TLB shot down before the ioctl
+ * returns, so no store can reach the frame afterwards. Returns the slot, or
+ * NULL when the page was not moved (the caller revokes it the old way).
+ * pre: serial lock, d->mv_ring != NULL.
+ */
+static const unsigned char *dm_dsm_uffd_move(dm_dsm_t *d, uint64_t page)
+{
+    struct uffdio_move m;
+    unsigned char *slot;
+
+    if (d->mv_next == DM_DSM_MOVE_RING) {
+        /* the slots' data was used when each was filled (snap is consumed at once) */
+        if (madvise(d->mv_ring, (size_t)DM_DSM_MOVE_RING << d->page_shift, MADV_DONTNEED) != 0) {
+            return NULL;
+        }
+        d->mv_next = 0;
+        if (d->scratch_page != UINT64_MAX && d->snap != d->scratch) {
+            d->scratch_page = UINT64_MAX;
+        }
+    }
+    slot = d->mv_ring + ((size_t)d->mv_next << d->page_shift);
+    memset(&m, 0, sizeof(m));
+    m.dst = (uintptr_t)slot;
+    m.src = (uintptr_t)dm_dsm_app_page(d, page);
+    m.len = d->page_size;
+    while (ioctl(d->uffd, UFFDIO_MOVE, &m) != 0 && m.move != (__s64)d->page_size) {
+        if (errno != EAGAIN || m.move > 0) {
+            /* EBUSY: the frame is pinned or shared (e.g. registered for RDMA); nothing moved */
+            d->st_move_fallback++;
+            if (errno == EINVAL || errno == ENOTTY) {
+                /* this kernel will never move between these areas: stop asking */
+                DM_DEBUG("revoked pages are copied from now on: UFFDIO_MOVE: %s",
+                         strerror(errno));
+                munmap(d->mv_ring, (size_t)DM_DSM_MOVE_RING << d->page_shift);
+                d->mv_ring = NULL;
+            }
+            return NULL;
+        }
+        m.move = 0;
+    }
+    d->mv_next++;
+    d->st_moved++;
+    return slot;
 }
 
 /* ------------------------------------------------------------------ */
@@ -274,7 +341,7 @@ static void dm_dsm_send(dm_dsm_exec_t *x, const dm_coh_action_t *a)
             } else if (wb >= 0) {
                 payload = d->wb_mem + ((size_t)wb << d->page_shift);
             } else if (d->scratch_page == x->page) {
-                payload = d->scratch;
+                payload = d->snap;
             } else {
                 dm_dsm_break(d, "no copy of page %llu to send", (unsigned long long)x->page);
                 return;
@@ -350,11 +417,24 @@ static void dm_dsm_protect(dm_dsm_exec_t *x, dm_coh_prot_t prot)
     }
     switch (prot) {
     case DM_COH_PROT_NONE:
+        if (pg->map == DM_DSM_MAP_RW && d->mv_ring != NULL) {
+            /* revoke and take the data in one step: the frame leaves the mapping */
+            const unsigned char *slot = dm_dsm_uffd_move(d, x->page);
+
+            if (slot != NULL) {
+                d->snap = slot;
+                d->scratch_page = x->page;
+                pg->map = DM_DSM_MAP_NONE;
+                d->ncached--;
+                break;
+            }
+        }
         if (pg->map == DM_DSM_MAP_RW) {
             if (dm_dsm_uffd_wp(d, x->page, 1) != 0) {
                 return;
             }
             memcpy(d->scratch, dm_dsm_app_page(d, x->page), d->page_size);
+            d->snap = d->scratch;
             d->scratch_page = x->page;
         }
         if (pg->map != DM_DSM_MAP_NONE) {
@@ -1255,37 +1335,80 @@ static void dm_dsm_on_heap(void *arg, int src, const void *hdr, size_t hdr_len,
                            const void *data, size_t len);
 
 /* Opens userfaultfd for SIGBUS-mode missing and write-protect faults. */
-static dm_status_t dm_dsm_uffd_open(int *fd_p)
+/*
+ * Opens the userfaultfd in SIGBUS mode with write protection, and with
+ * UFFDIO_MOVE when the kernel has it (*move_p = 1; Linux 6.8).
+ */
+static dm_status_t dm_dsm_uffd_open(int *fd_p, int *move_p)
 {
     struct uffdio_api api;
-    int fd;
+    int fd, move;
 
-    fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0 && (errno == EPERM || errno == EACCES)) {
+    for (move = 1; move >= 0; move--) {
+        fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0 && (errno == EPERM || errno == EACCES)) {
 #ifdef UFFD_USER_MODE_ONLY
-        fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+            fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
 #endif
-    }
-    if (fd < 0) {
-        return dm_error_set(DM_ERR_UNSUPPORTED,
-                            "userfaultfd: %s (distmem handles page faults with it; allow it with "
-                            "`sysctl vm.unprivileged_userfaultfd=1` or run with CAP_SYS_PTRACE)",
-                            strerror(errno));
-    }
-    memset(&api, 0, sizeof(api));
-    api.api = UFFD_API;
-    api.features = UFFD_FEATURE_SIGBUS | UFFD_FEATURE_PAGEFAULT_FLAG_WP;
-    if (ioctl(fd, UFFDIO_API, &api) != 0) {
+        }
+        if (fd < 0) {
+            return dm_error_set(DM_ERR_UNSUPPORTED,
+                                "userfaultfd: %s (distmem handles page faults with it; allow it "
+                                "with `sysctl vm.unprivileged_userfaultfd=1` or run with "
+                                "CAP_SYS_PTRACE)",
+                                strerror(errno));
+        }
+        memset(&api, 0, sizeof(api));
+        api.api = UFFD_API;
+        api.features = UFFD_FEATURE_SIGBUS | UFFD_FEATURE_PAGEFAULT_FLAG_WP |
+                       (move ? UFFD_FEATURE_MOVE : 0);
+        if (ioctl(fd, UFFDIO_API, &api) == 0) {
+            *fd_p = fd;
+            *move_p = move;
+            return DM_OK;
+        }
+        /* an unknown feature bit fails the handshake: try again without MOVE */
         int e = errno;
 
         close(fd);
-        return dm_error_set(DM_ERR_UNSUPPORTED,
-                            "userfaultfd without SIGBUS mode or write protection (%s); "
-                            "distmem needs Linux 5.7 or later",
-                            strerror(e));
+        if (!move) {
+            return dm_error_set(DM_ERR_UNSUPPORTED,
+                                "userfaultfd without SIGBUS mode or write protection (%s); "
+                                "distmem needs Linux 5.7 or later",
+                                strerror(e));
+        }
     }
-    *fd_p = fd;
-    return DM_OK;
+    return DM_ERR_UNSUPPORTED; /* not reached */
+}
+
+/*
+ * The move ring: private anonymous memory like the global address space
+ * (UFFDIO_MOVE wants the same protection on both sides), registered with
+ * the same userfaultfd (it moves only into registered memory). Optional:
+ * without it a revoked page is copied (d->mv_ring stays NULL).
+ */
+static void dm_dsm_move_ring_init(dm_dsm_t *d)
+{
+    size_t len = (size_t)DM_DSM_MOVE_RING << d->page_shift;
+    struct uffdio_register reg;
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    if (p == MAP_FAILED) {
+        return;
+    }
+    madvise(p, len, MADV_NOHUGEPAGE);
+    memset(&reg, 0, sizeof(reg));
+    reg.range.start = (uintptr_t)p;
+    reg.range.len = len;
+    reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+    if (ioctl(d->uffd, UFFDIO_REGISTER, &reg) != 0 || !(reg.ioctls & (1ull << _UFFDIO_MOVE))) {
+        DM_DEBUG("revoked pages are copied: the move ring cannot be registered (%s)",
+                 strerror(errno));
+        munmap(p, len);
+        return;
+    }
+    d->mv_ring = p;
+    d->mv_next = 0;
 }
 
 dm_status_t dm_dsm_create(dm_tp_t *tp, const dm_config_t *cfg, dm_dsm_t **dsm_p)
@@ -1295,6 +1418,7 @@ dm_status_t dm_dsm_create(dm_tp_t *tp, const dm_config_t *cfg, dm_dsm_t **dsm_p)
     dm_dsm_t *d, *expected = NULL;
     uint64_t heap_first;
     dm_status_t st;
+    int move = 0;
 
     d = calloc(1, sizeof(*d));
     if (d == NULL) {
@@ -1315,7 +1439,7 @@ dm_status_t dm_dsm_create(dm_tp_t *tp, const dm_config_t *cfg, dm_dsm_t **dsm_p)
     pthread_mutex_init(&d->heap_lock, NULL);
 
     /* Opened before the collective reservation: every rank fails alike, quickly. */
-    st = dm_dsm_uffd_open(&d->uffd);
+    st = dm_dsm_uffd_open(&d->uffd, &move);
     if (st != DM_OK) {
         goto err_free;
     }
@@ -1343,6 +1467,9 @@ dm_status_t dm_dsm_create(dm_tp_t *tp, const dm_config_t *cfg, dm_dsm_t **dsm_p)
                           "write-protect faults here (%s)",
                           strerror(errno));
         goto err_gas;
+    }
+    if (move) {
+        dm_dsm_move_ring_init(d);
     }
     heap_first = dm_place_heap_first(&d->place, 0);
     if (mprotect((void *)(d->gas.base + (heap_first << d->page_shift)),
@@ -1421,6 +1548,9 @@ err_signals:
     sigaction(SIGTRAP, &dm_dsm_old_trap, NULL);
     atomic_store(&dm_dsm_current, NULL);
 err_maps:
+    if (d->mv_ring != NULL) {
+        munmap(d->mv_ring, (size_t)DM_DSM_MOVE_RING << d->page_shift);
+    }
     free(d->scratch);
     free(d->fifo);
     free(d->wb_mem);
@@ -1449,9 +1579,11 @@ void dm_dsm_destroy(dm_dsm_t *d)
     if (d == NULL) {
         return;
     }
-    DM_INFO("fault path: %llu pinned accesses emulated, %llu single-stepped",
+    DM_INFO("fault path: %llu pinned accesses emulated, %llu single-stepped; "
+            "%llu pages revoked by moving the frame, %llu by copying (move refused)",
             (unsigned long long)atomic_load(&d->st_emulated),
-            (unsigned long long)atomic_load(&d->st_stepped));
+            (unsigned long long)atomic_load(&d->st_stepped),
+            (unsigned long long)d->st_moved, (unsigned long long)d->st_move_fallback);
     sigaction(SIGBUS, &dm_dsm_old_bus, NULL);
     sigaction(SIGSEGV, &dm_dsm_old_segv, NULL);
     sigaction(SIGTRAP, &dm_dsm_old_trap, NULL);
@@ -1469,6 +1601,9 @@ void dm_dsm_destroy(dm_dsm_t *d)
     dm_gas_release(&d->gas);
     munmap(d->pages, d->meta_bytes);
     munmap(d->dirs, d->dirs_bytes);
+    if (d->mv_ring != NULL) {
+        munmap(d->mv_ring, (size_t)DM_DSM_MOVE_RING << d->page_shift);
+    }
     free(d->scratch);
     free(d->fifo);
     free(d->wb_mem);

@@ -74,6 +74,7 @@ typedef struct dm_dsm_region {
 } dm_dsm_region_t;
 
 #define DM_DSM_WB         32   /* written pages being written back at once (eviction) */
+#define DM_DSM_MOVE_RING  64   /* slots of the move ring (dm_dsm_t.mv_ring) */
 #define DM_DSM_SELF_QUEUE 1024 /* cascades are a few messages deep */
 #define DM_DSM_DEFER_MAX  256  /* one per pinned page at most; pins are per thread */
 #define DM_DSM_PINS       4    /* pages one thread may pin for one instruction */
@@ -94,8 +95,19 @@ struct dm_dsm {
     dm_dsm_dirent_t  *dir_list;
 
     /* serial lock */
-    unsigned char    *scratch;      /* snapshot of a page revoked from M */
-    uint64_t          scratch_page; /* which page scratch holds; UINT64_MAX none */
+    unsigned char    *scratch;      /* a copy of a page revoked from M (when not moved) */
+    const unsigned char *snap;      /* the data of scratch_page: scratch or a move-ring slot */
+    uint64_t          scratch_page; /* which page snap holds; UINT64_MAX none */
+    /*
+     * The move ring (NULL: UFFDIO_MOVE unavailable). A page revoked from M
+     * is moved, frame and all, into the next slot (one PTE change, one TLB
+     * shootdown) instead of being write-protected, copied and dropped (two).
+     * Slots mv_next.. are empty (no PTE): UFFDIO_MOVE needs an empty
+     * destination. When the ring is full, one MADV_DONTNEED empties it.
+     */
+    unsigned char    *mv_ring;
+    unsigned          mv_next;
+    uint64_t          st_moved, st_move_fallback;
     dm_dsm_self_msg_t self_q[DM_DSM_SELF_QUEUE];
     unsigned          self_head, self_len;
     dm_dsm_deferred_t deferred[DM_DSM_DEFER_MAX]; /* in arrival order */
