@@ -91,6 +91,11 @@
       "instruction has run once (x86-64: emulated, see FAULT_EMULATE, or one single-step "  \
       "trap, about 10 us). Guarantees forward progress under contention; without it racing " \
       "ranks can livelock.")                                                                  \
+    X(FAULT_MOVE, fault_move, BOOL, "yes", "",                                                \
+      "Take a written page away from this rank (another rank asks for it, or the cache "     \
+      "evicts it) with one UFFDIO_MOVE of its frame (Linux 6.8+; one TLB shootdown) instead " \
+      "of write-protect, copy and MADV_DONTNEED (two). Where the kernel refuses, the copy "  \
+      "way is used anyway; no: always the copy way.")                                        \
     X(FAULT_EMULATE, fault_emulate, BOOL, "yes", "",                                          \
       "With FAULT_STEP (x86-64): run the common faulting loads and stores (MOV, MOVZX, "     \
       "MOVSX, SSE moves) and ALU instructions on memory (ADD, SUB, ADC, SBB, AND, OR, XOR, "  \

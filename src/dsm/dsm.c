@@ -239,7 +239,6 @@ static const unsigned char *dm_dsm_uffd_move(dm_dsm_t *d, uint64_t page)
     while (ioctl(d->uffd, UFFDIO_MOVE, &m) != 0 && m.move != (__s64)d->page_size) {
         if (errno != EAGAIN || m.move > 0) {
             /* EBUSY: the frame is pinned or shared (e.g. registered for RDMA); nothing moved */
-            d->st_move_fallback++;
             if (errno == EINVAL || errno == ENOTTY) {
                 /* this kernel will never move between these areas: stop asking */
                 DM_DEBUG("revoked pages are copied from now on: UFFDIO_MOVE: %s",
@@ -433,6 +432,7 @@ static void dm_dsm_protect(dm_dsm_exec_t *x, dm_coh_prot_t prot)
             if (dm_dsm_uffd_wp(d, x->page, 1) != 0) {
                 return;
             }
+            d->st_copied++;
             memcpy(d->scratch, dm_dsm_app_page(d, x->page), d->page_size);
             d->snap = d->scratch;
             d->scratch_page = x->page;
@@ -1468,7 +1468,7 @@ dm_status_t dm_dsm_create(dm_tp_t *tp, const dm_config_t *cfg, dm_dsm_t **dsm_p)
                           strerror(errno));
         goto err_gas;
     }
-    if (move) {
+    if (move && cfg->fault_move) {
         dm_dsm_move_ring_init(d);
     }
     heap_first = dm_place_heap_first(&d->place, 0);
@@ -1580,10 +1580,10 @@ void dm_dsm_destroy(dm_dsm_t *d)
         return;
     }
     DM_INFO("fault path: %llu pinned accesses emulated, %llu single-stepped; "
-            "%llu pages revoked by moving the frame, %llu by copying (move refused)",
+            "%llu written pages revoked by moving the frame, %llu by copying",
             (unsigned long long)atomic_load(&d->st_emulated),
             (unsigned long long)atomic_load(&d->st_stepped),
-            (unsigned long long)d->st_moved, (unsigned long long)d->st_move_fallback);
+            (unsigned long long)d->st_moved, (unsigned long long)d->st_copied);
     sigaction(SIGBUS, &dm_dsm_old_bus, NULL);
     sigaction(SIGSEGV, &dm_dsm_old_segv, NULL);
     sigaction(SIGTRAP, &dm_dsm_old_trap, NULL);

@@ -107,7 +107,7 @@ struct dm_dsm {
      */
     unsigned char    *mv_ring;
     unsigned          mv_next;
-    uint64_t          st_moved, st_move_fallback;
+    uint64_t          st_moved, st_copied; /* written pages revoked each way */
     dm_dsm_self_msg_t self_q[DM_DSM_SELF_QUEUE];
     unsigned          self_head, self_len;
     dm_dsm_deferred_t deferred[DM_DSM_DEFER_MAX]; /* in arrival order */

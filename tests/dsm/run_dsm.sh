@@ -24,6 +24,7 @@ PROG=$(basename "$DSM")
 # MODE ft-X: mode X under first-touch home placement
 # MODE cache-X: mode X with a cache budget of 64 pages per rank (evictions)
 # MODE noemu-X: mode X with DISTMEM_FAULT_EMULATE=no (single step only)
+# MODE copy-X: mode X with DISTMEM_FAULT_MOVE=no (written pages leave by copy)
 case $MODE in
 ft-*) MODE=${MODE#ft-}; DISTMEM_PLACEMENT=first-touch; export DISTMEM_PLACEMENT ;;
 cache-*) MODE=${MODE#cache-}; DISTMEM_CACHE_SIZE=256K; export DISTMEM_CACHE_SIZE ;;
@@ -34,6 +35,7 @@ store-*) MODE=${MODE#store-}; STORE=1
     DISTMEM_HOME_MEMORY=256K; DISTMEM_STORE_SIZE=64M; DISTMEM_CACHE_SIZE=$((N * 256))K
     export DISTMEM_HOME_MEMORY DISTMEM_STORE_SIZE DISTMEM_CACHE_SIZE ;;
 noemu-*) MODE=${MODE#noemu-}; DISTMEM_FAULT_EMULATE=no; export DISTMEM_FAULT_EMULATE ;;
+copy-*) MODE=${MODE#copy-}; DISTMEM_FAULT_MOVE=no; export DISTMEM_FAULT_MOVE ;;
 esac
 # advise_check in a store: the home policy that takes advice
 if [ "$PROG" = advise_check ] && [ -n "${STORE:-}" ]; then
@@ -54,6 +56,7 @@ set -- "$@" -- "$DSM" "$MODE"
 what="$PROG $MODE${ARG:+ $ARG}, $N ranks, tls $TLS${DISTMEM_PLACEMENT:+, $DISTMEM_PLACEMENT}"
 what="$what${DISTMEM_CACHE_SIZE:+, cache $DISTMEM_CACHE_SIZE}"
 what="$what${DISTMEM_FAULT_EMULATE:+, emulation $DISTMEM_FAULT_EMULATE}"
+what="$what${DISTMEM_FAULT_MOVE:+, move $DISTMEM_FAULT_MOVE}"
 what="$what${DISTMEM_HOME_POLICY:+, home policy $DISTMEM_HOME_POLICY}"
 start=$(now)
 bounded 120 "$DISTMEM" "$@" >"$TMPD/run.out" 2>"$TMPD/run.err"
@@ -66,6 +69,12 @@ took=$(($(now) - start))
 
 # launcher_line R: the launcher's line about rank R's failure, if any.
 launcher_line() { grep "^distmem run: rank $1 (pid [0-9]*) " "$TMPD/run.err"; }
+# yes when the running kernel is at least version $1.$2
+kernel_at_least() {
+    v=$(uname -r | sed 's/^\([0-9]*\)\.\([0-9]*\).*/\1 \2/')
+    set -- "$1" "$2" $v
+    if [ "$3" -gt "$1" ] || { [ "$3" -eq "$1" ] && [ "$4" -ge "$2" ]; }; then echo yes; else echo no; fi
+}
 # The ranks' own messages (everything on stderr not from the launcher).
 grep -v '^distmem run: ' "$TMPD/run.err" >"$TMPD/ranks.msg"
 
@@ -164,6 +173,21 @@ kill)
                     fail "$what: rank $r: $emu accesses emulated, want >= $must"
             fi
             what="$what; rank $r: $emu emulated, $step stepped (must emulate $must)"
+            # the accessors took written pages from each other: by moving the
+            # frame (Linux 6.8+, unless DISTMEM_FAULT_MOVE=no) or by copying
+            moved=$(echo "$line" | sed -n 's/.* \([0-9]*\) written pages revoked by moving.*/\1/p')
+            copied=$(echo "$line" | sed -n 's/.* \([0-9]*\) by copying.*/\1/p')
+            [ -n "$moved" ] && [ -n "$copied" ] || fail "$what: rank $r: no count of revoked pages"
+            if [ "${DISTMEM_FAULT_MOVE:-yes}" = no ]; then
+                [ "$moved" -eq 0 ] && [ "$copied" -gt 0 ] ||
+                    fail "$what: rank $r: $moved moved, $copied copied; want 0 and > 0"
+            elif [ "$(kernel_at_least 6 8)" = yes ]; then
+                [ "$moved" -gt 0 ] ||
+                    fail "$what: rank $r: no written page left by UFFDIO_MOVE on $(uname -r)"
+            else
+                [ "$((moved + copied))" -gt 0 ] || fail "$what: rank $r: no written page left"
+            fi
+            what="$what, $moved pages moved, $copied copied"
         done
     fi
     echo "ok: $what ($took s)"
