@@ -3,21 +3,64 @@
  *
  * THE ESSAY
  *
- * Placement is exclusive. A written page lives in one slot of one tier;
- * pages[p] = (tier, slot) says which, and nothing else holds its data. A
- * tier's slots are either free (on its free stack), holding a page, or
- * reserved as the destination of a migration in flight. So a move must copy
- * before it frees: the source slot stays the page's home until the commit.
+ * Placement is exclusive, but for clean copies (below). A written page
+ * lives in one slot of one tier; pages[p] = (tier, slot) says which, and
+ * reads and writes go there only. A tier's slots are either free (on its
+ * free stack), holding a page, holding a page's copy, or reserved as the
+ * destination of a migration in flight. So a move must copy before it
+ * frees: the source slot stays the page's home until the commit.
  *
  * Each tier has a policy (policy.h) whose capacity is the tier's target
  * (low watermark; the whole capacity for the last tier). A page entering a
  * tier is admitted to its policy; when the policy is full it drops a victim,
  * which stays in the tier, flagged a VICTIM, until a PRESSURE migration has
- * moved it one tier down. The invariant (dm_store_check):
+ * moved it one tier down (or, clean, it is dropped into its copy at once).
+ * The invariant (dm_store_check):
  *
  *   for each tier t:  pages living in t = resident(policy t) + victims(t),
- *                     used slots of t  = pages living in t + reserved(t),
- *   and a page is resident in the policy of no tier but its own.
+ *                     used slots of t  = pages living in t + reserved(t)
+ *                                        + copies(t),
+ *   a page is resident in the policy of no tier but its own, and a clean
+ *   copy holds the same bytes as its page.
+ *
+ * Copies (inclusive for clean pages). Where a tier keeps a home slot for
+ * every page (`keeps`: it takes runs, i.e. nvme, and its capacity is at
+ * least the store's pages, the usual spill file; never dram, pfs or gpu,
+ * whose max_io_pages is 1), a page promoted out of it keeps its slot there:
+ * pages[p].(ctier, cslot) names the copy, which is not freed, not discarded
+ * (no hole punched) and not on the free stack, so its data stays. The copy
+ * is CLEAN (holds the page's current data) or DIRTY (PG_DIRTY: old data;
+ * the slot is still the page's, so its write-back needs no room and goes to
+ * the same blocks). Rules:
+ *   - the commit of a promotion out of a keeping tier (engine, the reader's
+ *     own, cache mode's synchronous one) makes the source slot the copy:
+ *     clean when the page was not written since the move started (the
+ *     commit drops a STALE move, and cache mode checks the generation);
+ *     dirty when the move carried new data (cache mode's write);
+ *   - a write sets DIRTY in the same critical section in which it decides
+ *     where to write, before any byte changes (dram: the memcpy is under
+ *     the lock too; other tiers: before the lock is released for the I/O);
+ *   - a demotion one tier down into the copy's tier, of a clean page with
+ *     nobody at it (no pins, not moving: dm_store_can_drop), is a DROP: the
+ *     index switches to the copy and the dram slot is freed, in one critical
+ *     section, no I/O, nothing paid to the budget. The policy's victim is
+ *     dropped at once (victim_locked), so a clean eviction costs nothing;
+ *   - any other demotion into the copy's tier writes the copy slot itself
+ *     (mig->own: no slot reserved, never freed by an abandoned move); it
+ *     sets DIRTY when it starts, since the copy is being overwritten: a move
+ *     that ends (stale, canceled, I/O error) leaves a dirty copy, never a
+ *     half-written "clean" one;
+ *   - a copy lives strictly below its page: a move that would put the page
+ *     at or below its copy's tier (other than into the copy) releases it;
+ *     a promotion out of a keeping tier releases a deeper copy.
+ * Only the page's own demotion writes its copy slot and nobody reads it
+ * while the page lives above, so a copy never has I/O in flight when it is
+ * released or dropped into. Space: with a slot per page a copy never takes
+ * a slot another page needs (a page holds at most one slot of a keeping
+ * tier: its home, its copy or its reservation), so copies cost no room and
+ * no new ENOSPC (a write-back overwrites blocks already allocated). Cache
+ * mode and budget mode follow the same rules; only who runs the demotion
+ * differs (the caller under the lock, or the engine).
  *
  * A victim read or written before its demotion is taken back by its policy
  * (its queued demotion canceled, one in flight dropped at the commit).
@@ -80,7 +123,7 @@
  * reaps finished I/O itself) instead of reading the device a second time.
  *
  * Why a read is never stale. A reader finds (tier, slot) under the index
- * lock and reads that slot: during a migration it is the source, which holds
+ * lock and reads that slot (never a copy): during a migration it is the source, which holds
  * the current data (writes go to it, see below) until the commit. A read
  * done outside the lock (any tier but dram) pins the page first; the commit
  * waits, with the COMMIT flag raised so that no new reader or writer enters,
@@ -102,23 +145,29 @@
  * its slot and flags it PLACING while it writes without the lock: readers
  * and writers of the page wait, migrations do not start (it is pinned as a
  * writer), and a failed write (no space) undoes the placement, so the page
- * stays unwritten.
+ * stays unwritten. A copy never loses a write: a write marks it DIRTY before
+ * the data changes, a dirty copy is never dropped into, and a drop happens
+ * in one critical section with no writer pinned (a write after it goes to
+ * the copy, now the page's home).
  *
  * What the budget bounds. Every engine migration pays page_size bytes to the
  * bucket of its (source, destination) pair when it starts, and so does a
  * reader's own promotion (dm_migrate_start). So the bytes STARTED per pair
  * over any window W are <= burst + rate * W, and the bytes committed per
  * window at most that plus what was in flight at its start (max_in_flight
- * pages). Demand accesses served in place are not in the budget.
+ * pages). Demand accesses served in place are not in the budget, nor are
+ * clean drops (no byte moves; one the engine had already admitted keeps
+ * the tokens it paid).
  *
  * Cache mode (no budget). A demand access of a page outside tier 0 moves it
  * into tier 0 in the caller's thread, under the index lock: the policy of
  * tier 0 admits it, its victim is demoted at once (recursively, if the tier
  * below is full too), the page's data (which the caller's buffer holds by
- * then) is written to a free slot of tier 0 and the old slot freed. These
- * synchronous moves write the victim to the tier below under the index
- * lock: simple, and the price of a cache that must behave as one on every
- * access (the reads of the demand path itself run outside the lock).
+ * then) is written to a free slot of tier 0 and the old slot freed (kept as
+ * the copy, see Copies). These synchronous moves write a dirty victim to the
+ * tier below under the index lock (a clean one is dropped): simple, and the
+ * price of a cache that must behave as one on every access (the reads of
+ * the demand path itself run outside the lock).
  *
  * Locks. s->lock (the index lock) guards the index, the policies, the free
  * stacks, the scheduler, the migration records, the streams and the
@@ -175,6 +224,7 @@ enum {
     PG_CANCEL  = 1u << 4, /* a demotion in flight of a page taken back: drop it */
     PG_COMMIT  = 1u << 5, /* the commit waits for pins: nobody new enters */
     PG_PLACING = 1u << 6, /* its first write is in progress: nobody else enters */
+    PG_DIRTY   = 1u << 7, /* its copy (cslot) is stale: demoting it writes the copy */
 };
 
 /* One logical page: where it lives and what is happening to it. */
@@ -187,6 +237,8 @@ typedef struct dm_store_page {
     uint8_t  tier;    /* NOWHERE when never written */
     uint8_t  flags;   /* PG_* */
     uint8_t  advice;  /* sticky advice (dm_advice_t) */
+    uint8_t  ctier;   /* the tier of its copy; NOWHERE when it has none */
+    uint32_t cslot;   /* its copy in ctier > tier (see "Copies"); NOSLOT: none */
 } dm_store_page_t;
 
 typedef struct dm_store_tstate {
@@ -195,6 +247,7 @@ typedef struct dm_store_tstate {
     pthread_mutex_t      io_lock;   /* serializes calls into a tier that is not concurrent */
     int                  concurrent; /* the handle takes calls from several threads */
     int                  runs;      /* takes runs (not dram): home slots, grouped I/O */
+    int                  keeps;     /* runs, and a home slot per page: keeps copies */
     unsigned             max_run;   /* pages per engine I/O here */
     dm_store_tier_info_t info;
     uint32_t            *free;      /* free slot stack [capacity] */
@@ -202,6 +255,7 @@ typedef struct dm_store_tstate {
     uint64_t             nfree;
     uint64_t             pages;     /* pages living here */
     uint64_t             victims;   /* of those, PG_VICTIM */
+    uint64_t             copies;    /* slots holding the copy of a page living above */
     uint64_t             target;    /* policy capacity (low watermark) */
     uint64_t             high;      /* slots; above it no HINT/SCAN promotion starts */
     uint64_t             hits, misses;
@@ -228,6 +282,7 @@ typedef struct dm_store_mig {
     uint8_t       gphase;   /* lead: MIG_READ or MIG_WRITE */
     dm_status_t   status;   /* this page's I/O in the current phase */
     uint8_t       src, dst, cls, phase;
+    uint8_t       own;      /* dst_slot is the page's own copy slot: never freed here */
 } dm_store_mig_t;
 
 /* A sequential reader (read-ahead). */
@@ -265,7 +320,7 @@ struct dm_store {
     uint64_t          ra_clock;
     dm_store_stream_t streams[RA_STREAMS];
     /* counters of what the scheduler does not see */
-    uint64_t          zero_reads, sync_moves, readahead, reader_moves;
+    uint64_t          zero_reads, sync_moves, readahead, reader_moves, clean_drops;
     uint64_t          sync_requested[DM_MIGRATE_CLASS_COUNT];
     uint64_t          sync_done[DM_MIGRATE_CLASS_COUNT];
     uint64_t          sync_no_space, sync_io_error;
@@ -450,6 +505,8 @@ static void dm_store_give_advice_locked(dm_store_t *s, unsigned t, uint64_t page
 }
 
 static dm_status_t dm_store_demote_sync_locked(dm_store_t *s, uint64_t page);
+static int dm_store_can_drop(const dm_store_t *s, const dm_store_page_t *pg);
+static void dm_store_drop_locked(dm_store_t *s, uint64_t page, int sync);
 
 /*
  * Tier t's policy dropped page v: it stays in t as a victim until demoted.
@@ -464,6 +521,10 @@ static void dm_store_victim_locked(dm_store_t *s, unsigned t, uint64_t v, int sy
     pg->flags |= PG_VICTIM;
     s->t[t].victims++;
     if (pg->flags & PG_MOVING) {
+        return;
+    }
+    if (dm_store_can_drop(s, pg)) {
+        dm_store_drop_locked(s, v, sync); /* clean: no I/O, in both modes */
         return;
     }
     if (sync && pg->pins == 0) {
@@ -491,13 +552,48 @@ static void dm_store_admit_locked(dm_store_t *s, unsigned t, uint64_t page, int 
     }
 }
 
+/* How a switch found the data (dm_store_switch_locked). */
+typedef enum {
+    SW_COPIED,  /* copied from the source, which still holds the current data */
+    SW_WRITTEN, /* new data written to dst: the source holds old data */
+    SW_DROPPED  /* a clean demotion into the page's copy: nothing was copied */
+} dm_store_switch_how_t;
+
+/*
+ * Releases page's copy: its slot is freed. pre: s->lock; no operation on
+ * the copy in flight (only the page's own demotion writes it, and the page
+ * is not moving into it).
+ */
+static void dm_store_copy_release_locked(dm_store_t *s, dm_store_page_t *pg)
+{
+    if (pg->cslot == NOSLOT) {
+        return;
+    }
+    assert(s->t[pg->ctier].copies > 0);
+    s->t[pg->ctier].copies--;
+    dm_store_slot_free_locked(s, pg->ctier, pg->cslot);
+    pg->cslot = NOSLOT;
+    pg->ctier = NOWHERE;
+    pg->flags &= (uint8_t)~PG_DIRTY;
+}
+
 /*
  * The page's data now sits in (dst, dslot) and dst's policy has admitted it:
- * switch the index, leave the source (policy or victim count), free the
- * source slot, count the bytes. pre: s->lock; no pins on the page.
+ * switch the index, leave the source (policy or victim count), then decide
+ * what becomes of the source slot and the copy (see "Copies" in the essay):
+ *   - a move into the page's own copy (dslot == cslot): the copy is the page
+ *     again; the source slot is freed;
+ *   - a promotion out of a tier that keeps copies: the source slot stays the
+ *     page's, as its copy, clean when the source still holds the current
+ *     data (SW_COPIED), dirty otherwise (SW_WRITTEN); a deeper copy is
+ *     released;
+ *   - any other move: the source slot is freed; a copy at or above dst is
+ *     released (a copy lives below its page).
+ * Counts the bytes unless nothing was copied. pre: s->lock; no pins on the
+ * page.
  */
 static void dm_store_switch_locked(dm_store_t *s, uint64_t page, unsigned dst, uint32_t dslot,
-                                   dm_migrate_class_t cls)
+                                   dm_migrate_class_t cls, dm_store_switch_how_t how)
 {
     dm_store_page_t *pg = &s->pages[page];
     unsigned src = pg->tier;
@@ -515,7 +611,33 @@ static void dm_store_switch_locked(dm_store_t *s, uint64_t page, unsigned dst, u
     pg->gen++;
     s->t[src].pages--;
     s->t[dst].pages++;
-    dm_store_slot_free_locked(s, src, sslot);
+    if (pg->cslot != NOSLOT && pg->ctier == dst) {
+        assert(dslot == pg->cslot && (how != SW_DROPPED || !(pg->flags & PG_DIRTY)));
+        s->t[dst].copies--;
+        pg->cslot = NOSLOT;
+        pg->ctier = NOWHERE;
+        pg->flags &= (uint8_t)~PG_DIRTY;
+        dm_store_slot_free_locked(s, src, sslot);
+    } else if (dst < src && s->t[src].keeps) {
+        assert(how != SW_DROPPED);
+        dm_store_copy_release_locked(s, pg); /* a deeper one */
+        pg->ctier = (uint8_t)src;
+        pg->cslot = sslot; /* not freed: no discard, the data stays */
+        s->t[src].copies++;
+        if (how == SW_WRITTEN) {
+            pg->flags |= PG_DIRTY;
+        }
+    } else {
+        assert(how != SW_DROPPED);
+        dm_store_slot_free_locked(s, src, sslot);
+        if (pg->cslot != NOSLOT && pg->ctier <= dst) {
+            dm_store_copy_release_locked(s, pg);
+        }
+    }
+    if (how == SW_DROPPED) {
+        s->clean_drops++;
+        return;
+    }
     s->bytes_moved[src][dst] += s->page_size;
     if (cls == DM_MIGRATE_DEMAND) {
         s->bytes_demand += s->page_size;
@@ -525,39 +647,85 @@ static void dm_store_switch_locked(dm_store_t *s, uint64_t page, unsigned dst, u
 }
 
 /*
+ * 1 when page can be demoted by dropping it: its copy is in the tier just
+ * below and clean, and nobody is at it (no pins; not moving, placing,
+ * committing). pre: s->lock.
+ */
+static int dm_store_can_drop(const dm_store_t *s, const dm_store_page_t *pg)
+{
+    (void)s;
+    return pg->cslot != NOSLOT && pg->tier != NOWHERE && pg->ctier == pg->tier + 1u &&
+           pg->pins == 0 &&
+           !(pg->flags & (PG_DIRTY | PG_MOVING | PG_READING | PG_PLACING | PG_COMMIT));
+}
+
+/*
+ * Demotes page one tier down by dropping it from its tier: its clean copy
+ * is the page again. No I/O, no budget (nothing moves). The tier below's
+ * policy admits it (its victim handled as by the caller: sync or queued).
+ * pre: s->lock; dm_store_can_drop.
+ */
+static void dm_store_drop_locked(dm_store_t *s, uint64_t page, int sync)
+{
+    dm_store_page_t *pg = &s->pages[page];
+    unsigned d = pg->ctier;
+    uint64_t victim = 0;
+    dm_policy_verdict_t verdict;
+
+    assert(dm_store_can_drop(s, pg));
+    (void)dm_migrate_cancel(s->sched, page); /* a queued demotion is done now */
+    verdict = dm_policy_access(s->t[d].policy, page, 0, &victim);
+    dm_store_give_advice_locked(s, d, page);
+    dm_store_switch_locked(s, page, d, pg->cslot, DM_MIGRATE_PRESSURE, SW_DROPPED);
+    if (verdict == DM_POLICY_MISS_EVICT) {
+        dm_store_victim_locked(s, d, victim, sync);
+    }
+}
+
+/*
  * Cache mode: moves victim page (in tier t, flagged VICTIM, not moving, not
  * pinned) to tier t+1 now, making room there first by demoting that tier's
- * victim the same way. On failure the page stays a victim in t (a scan
- * requests it again); DM_ERR_BUSY when no slot could be found (then a
- * PRESSURE request is queued: it starts when room appears).
+ * victim the same way. A clean page with its copy in t+1 is dropped (no
+ * I/O); a dirty one is written back to its copy slot (no room needed). On
+ * failure the page stays a victim in t (a scan requests it again), its copy
+ * dirty; DM_ERR_BUSY when no slot could be found (then a PRESSURE request
+ * is queued: it starts when room appears).
  */
 static dm_status_t dm_store_demote_sync_locked(dm_store_t *s, uint64_t page)
 {
     dm_store_page_t *pg = &s->pages[page];
     unsigned t = pg->tier, d = t + 1;
     dm_store_tstate_t *td = &s->t[d];
+    int own = pg->cslot != NOSLOT && pg->ctier == d; /* written back to its copy */
     uint32_t dslot;
     dm_status_t st;
 
     assert(pg->flags & PG_VICTIM);
+    if (dm_store_can_drop(s, pg)) {
+        dm_store_drop_locked(s, page, 1);
+        return DM_OK;
+    }
+    assert(!own || (pg->flags & PG_DIRTY)); /* not moving, not pinned: clean drops */
     s->sync_requested[DM_MIGRATE_PRESSURE]++;
-    if (td->nfree == 0 && d + 1 == s->ntiers) {
+    if (!own && td->nfree == 0 && d + 1 == s->ntiers) {
         (void)dm_store_request_locked(s, page, t, d, DM_MIGRATE_PRESSURE);
         return DM_ERR_BUSY; /* the last tier never evicts: wait for room */
     }
     dm_store_admit_locked(s, d, page, 0, 1); /* may demote d's victim first */
-    if (td->nfree == 0) {
+    if (!own && td->nfree == 0) {
         (void)dm_policy_remove(td->policy, page);
         (void)dm_store_request_locked(s, page, t, d, DM_MIGRATE_PRESSURE);
         return DM_ERR_BUSY;
     }
-    dslot = dm_store_slot_take_locked(s, d, page);
+    dslot = own ? pg->cslot : dm_store_slot_take_locked(s, d, page);
     st = dm_store_io_read(s, t, pg->slot, s->sync_buf);
     if (st == DM_OK) {
         st = dm_store_io_write(s, d, dslot, s->sync_buf);
     }
     if (st != DM_OK) {
-        dm_store_slot_free_locked(s, d, dslot);
+        if (!own) {
+            dm_store_slot_free_locked(s, d, dslot);
+        } /* else the copy stays, dirty */
         (void)dm_policy_remove(td->policy, page);
         if (st == DM_ERR_NO_SPACE) {
             s->sync_no_space++;
@@ -567,7 +735,7 @@ static dm_status_t dm_store_demote_sync_locked(dm_store_t *s, uint64_t page)
         return st;
     }
     (void)dm_migrate_cancel(s->sched, page); /* a queued demotion is done now */
-    dm_store_switch_locked(s, page, d, dslot, DM_MIGRATE_PRESSURE);
+    dm_store_switch_locked(s, page, d, dslot, DM_MIGRATE_PRESSURE, SW_COPIED);
     s->sync_done[DM_MIGRATE_PRESSURE]++;
     s->sync_moves++;
     return DM_OK;
@@ -623,7 +791,9 @@ static dm_status_t dm_store_top_sync_locked(dm_store_t *s, uint64_t page, const 
         return DM_OK;
     }
     (void)dm_migrate_cancel(s->sched, page);
-    dm_store_switch_locked(s, page, 0, slot, DM_MIGRATE_DEMAND);
+    /* buf is the page's current data (read: the caller checked no write came
+     * since it read the source) or newer (write: the source is now old) */
+    dm_store_switch_locked(s, page, 0, slot, DM_MIGRATE_DEMAND, is_write ? SW_WRITTEN : SW_COPIED);
     s->sync_done[DM_MIGRATE_DEMAND]++;
     s->sync_moves++;
     return DM_OK;
@@ -680,6 +850,7 @@ static void dm_store_unplace_locked(dm_store_t *s, uint64_t page, unsigned t, ui
     dm_store_page_t *pg = &s->pages[page];
     dm_store_tstate_t *ts = &s->t[t];
 
+    assert(pg->cslot == NOSLOT); /* a page never written has no copy */
     if (pg->flags & PG_VICTIM) { /* dropped by the policy while we wrote */
         pg->flags &= (uint8_t)~PG_VICTIM;
         ts->victims--;
@@ -832,7 +1003,9 @@ static void dm_store_end_locked(dm_store_t *s, dm_store_mig_t *mig, dm_migrate_r
 {
     dm_store_page_t *pg = &s->pages[mig->page];
 
-    dm_store_slot_free_locked(s, mig->dst, mig->dst_slot);
+    if (!mig->own) {
+        dm_store_slot_free_locked(s, mig->dst, mig->dst_slot);
+    } /* else the page's copy stays its own, dirty (flagged at the start) */
     pg->flags &= (uint8_t)~(PG_MOVING | PG_READING | PG_STALE | PG_CANCEL | PG_COMMIT);
     (void)dm_migrate_complete(s->sched, mig->page, result);
     mig->phase = MIG_ENDED;
@@ -873,7 +1046,8 @@ static void dm_store_commit_locked(dm_store_t *s, dm_store_mig_t *mig)
      * is freed by the switch. Before here, dropping the copy lost nothing. */
     verdict = dm_policy_access(s->t[mig->dst].policy, mig->page, 0, &victim);
     dm_store_give_advice_locked(s, mig->dst, mig->page);
-    dm_store_switch_locked(s, mig->page, mig->dst, mig->dst_slot, (dm_migrate_class_t)mig->cls);
+    dm_store_switch_locked(s, mig->page, mig->dst, mig->dst_slot, (dm_migrate_class_t)mig->cls,
+                           SW_COPIED);
     pg->flags &= (uint8_t)~(PG_MOVING | PG_READING | PG_COMMIT);
     (void)dm_migrate_complete(s->sched, mig->page, DM_MIGRATE_OK);
     mig->phase = MIG_ENDED;
@@ -1098,8 +1272,27 @@ static int dm_store_start_ok(const dm_store_t *s, const dm_migrate_action_t *a)
 }
 
 /*
+ * The slot a move of page into tier `to` would write: its own copy there,
+ * else its home slot when free; NOSLOT when neither (no run can form).
+ */
+static uint32_t dm_store_dst_hint(const dm_store_t *s, uint64_t page, unsigned to)
+{
+    const dm_store_page_t *pg = &s->pages[page];
+    uint32_t home;
+
+    if (pg->cslot != NOSLOT && pg->ctier == to) {
+        return pg->cslot;
+    }
+    home = dm_store_home(s, to, page);
+    return dm_store_slot_is_free(s, to, home) ? home : NOSLOT;
+}
+
+/*
  * Starts what dm_migrate_next admitted, in groups (see the essay): reserves
- * the destinations, flags the pages, submits the reads.
+ * the destinations, flags the pages, submits the reads. A page moving into
+ * its own copy needs no room: clean (and not pinned), it is dropped at once
+ * and its migration completes without I/O; dirty, the copy slot is its
+ * destination.
  */
 static void dm_store_start_batch_locked(dm_store_t *s, const dm_migrate_action_t *acts,
                                         unsigned n)
@@ -1116,15 +1309,24 @@ static void dm_store_start_batch_locked(dm_store_t *s, const dm_migrate_action_t
         const dm_store_page_t *pg = &s->pages[a->page];
         uint64_t where;
 
+        int own = pg->cslot != NOSLOT && pg->ctier == a->to;
+
         /* the page moved otherwise, is written right now, or is no longer
          * a victim: nothing to do (the tokens are spent; rare) */
-        if (!dm_store_start_ok(s, a) || room[a->to] == 0) {
+        if (!dm_store_start_ok(s, a) || (!own && room[a->to] == 0)) {
             (void)dm_migrate_complete(s->sched, a->page, DM_MIGRATE_CANCELED);
             continue;
         }
-        room[a->to]--;
+        if (own && dm_store_can_drop(s, pg)) {
+            dm_store_drop_locked(s, a->page, 0);
+            (void)dm_migrate_complete(s->sched, a->page, DM_MIGRATE_OK);
+            continue;
+        }
+        if (!own) {
+            room[a->to]--;
+        }
         where = s->t[a->from].runs ? pg->slot
-                                   : s->t[a->to].runs ? dm_store_home(s, a->to, a->page)
+                                   : s->t[a->to].runs ? dm_store_dst_hint(s, a->page, a->to)
                                                       : a->page;
         order[k].key = ((uint64_t)a->from << 60) | ((uint64_t)a->to << 56) |
                        (where & ((1ull << 56) - 1));
@@ -1145,12 +1347,12 @@ static void dm_store_start_batch_locked(dm_store_t *s, const dm_migrate_action_t
         }
         while (j < k && j - i < limit) {
             const dm_migrate_action_t *b = &acts[order[j].idx], *p = &acts[order[j - 1].idx];
-            uint32_t hb = dm_store_home(s, b->to, b->page), hp = dm_store_home(s, p->to, p->page);
+            uint32_t hb = dm_store_dst_hint(s, b->page, b->to);
+            uint32_t hp = dm_store_dst_hint(s, p->page, p->to);
 
             if (b->from != a->from || b->to != a->to ||
                 (tf->runs && s->pages[b->page].slot != s->pages[p->page].slot + 1) ||
-                (tt->runs && (hb != hp + 1 || !dm_store_slot_is_free(s, b->to, hb) ||
-                              !dm_store_slot_is_free(s, p->to, hp)))) {
+                (tt->runs && (hb == NOSLOT || hp == NOSLOT || hb != hp + 1))) {
                 break;
             }
             j++;
@@ -1170,7 +1372,13 @@ static void dm_store_start_batch_locked(dm_store_t *s, const dm_migrate_action_t
             mig->dst = b->to;
             mig->cls = (uint8_t)b->cls;
             mig->src_slot = pg->slot;
-            mig->dst_slot = dm_store_slot_take_locked(s, b->to, b->page);
+            mig->own = pg->cslot != NOSLOT && pg->ctier == b->to;
+            if (mig->own) {
+                mig->dst_slot = pg->cslot;
+                pg->flags |= PG_DIRTY; /* the copy is overwritten from now on */
+            } else {
+                mig->dst_slot = dm_store_slot_take_locked(s, b->to, b->page);
+            }
             mig->lead = first;
             mig->status = DM_OK;
             mig->iopages = 0;
@@ -1410,6 +1618,7 @@ static int dm_store_read_promote_locked(dm_store_t *s, uint64_t page, void *buf,
     mig->cls = DM_MIGRATE_DEMAND;
     mig->src_slot = src_slot = pg->slot;
     mig->dst_slot = dst_slot = dm_store_slot_take_locked(s, 0, page);
+    mig->own = 0; /* copies live below their page: none in tier 0 */
     mig->lead = idx;
     mig->count = 1;
     mig->pending = 0;
@@ -1538,6 +1747,11 @@ dm_status_t dm_store_write(dm_store_t *s, uint64_t page, const void *buf)
     }
     dm_store_touch_locked(s, page, 1);
     t = pg->tier;
+    if (pg->cslot != NOSLOT) {
+        /* before the data changes, in this critical section: from here its
+         * copy is old, so no demotion drops it (dm_store_can_drop) */
+        pg->flags |= PG_DIRTY;
+    }
     if (pg->flags & PG_MOVING) {
         pg->flags |= PG_STALE; /* the copy being made is old: dropped at the commit */
     } else if (s->cache_mode && t > 0 && pg->pins == 0 &&
@@ -1701,6 +1915,7 @@ void dm_store_stats(dm_store_t *s, dm_store_stats_t *out)
         o->used = ts->info.capacity - ts->nfree;
         o->pages = ts->pages;
         o->victims = ts->victims;
+        o->copies = ts->copies;
         o->target = ts->target;
         o->hits = ts->hits;
         o->misses = ts->misses;
@@ -1728,6 +1943,7 @@ void dm_store_stats(dm_store_t *s, dm_store_stats_t *out)
     out->bytes_background = s->bytes_background;
     out->readahead = s->readahead;
     out->reader_moves = s->reader_moves;
+    out->clean_drops = s->clean_drops;
     dm_store_unlock(s);
 }
 
@@ -1752,11 +1968,17 @@ int dm_store_page_tier(dm_store_t *s, uint64_t page)
 dm_status_t dm_store_check(dm_store_t *s)
 {
     uint64_t pages[DM_STORE_MAX_TIERS] = {0}, victims[DM_STORE_MAX_TIERS] = {0};
-    uint64_t reserved[DM_STORE_MAX_TIERS] = {0};
+    uint64_t reserved[DM_STORE_MAX_TIERS] = {0}, copies[DM_STORE_MAX_TIERS] = {0};
     uint8_t *seen[DM_STORE_MAX_TIERS] = {0};
+    char *home_buf = aligned_alloc(s->buf_align, s->page_size);
+    char *copy_buf = aligned_alloc(s->buf_align, s->page_size);
     dm_status_t st = DM_OK;
 
     dm_store_lock(s);
+    if (home_buf == NULL || copy_buf == NULL) {
+        st = dm_error_set(DM_ERR_NO_MEMORY, "store: check: no memory");
+        goto out;
+    }
     for (unsigned t = 0; t < s->ntiers; t++) {
         seen[t] = calloc(s->t[t].info.capacity, 1);
         if (seen[t] == NULL) {
@@ -1778,7 +2000,8 @@ dm_status_t dm_store_check(dm_store_t *s)
     for (uint32_t i = 0; i < s->max_in_flight; i++) {
         const dm_store_mig_t *mig = &s->mig[i];
 
-        if (mig->phase == MIG_READ || mig->phase == MIG_WRITE || mig->phase == MIG_SYNC) {
+        if ((mig->phase == MIG_READ || mig->phase == MIG_WRITE || mig->phase == MIG_SYNC) &&
+            !mig->own) { /* an own copy slot is counted with its page */
             reserved[mig->dst]++;
             if (seen[mig->dst][mig->dst_slot]++) {
                 st = dm_error_set(DM_ERR_PROTOCOL, "store: check: tier %u slot %u reserved "
@@ -1814,6 +2037,36 @@ dm_status_t dm_store_check(dm_store_t *s)
         }
         pages[pg->tier]++;
         victims[pg->tier] += (pg->flags & PG_VICTIM) != 0;
+        if (pg->cslot == NOSLOT) {
+            if (pg->ctier != NOWHERE || (pg->flags & PG_DIRTY)) {
+                st = dm_error_set(DM_ERR_PROTOCOL, "store: check: page %llu: no copy, yet "
+                                  "copy tier %d, flags %#x", (unsigned long long)p,
+                                  pg->ctier == NOWHERE ? -1 : pg->ctier, pg->flags);
+                goto out;
+            }
+        } else if (pg->ctier >= s->ntiers || pg->ctier <= pg->tier || !s->t[pg->ctier].keeps ||
+                   pg->cslot >= s->t[pg->ctier].info.capacity ||
+                   seen[pg->ctier][pg->cslot]++) {
+            st = dm_error_set(DM_ERR_PROTOCOL, "store: check: page %llu at tier %u: its copy "
+                              "at tier %u slot %u is not below it, in a tier without copies, "
+                              "out of range, free, reserved or shared", (unsigned long long)p,
+                              pg->tier, pg->ctier, pg->cslot);
+            goto out;
+        } else {
+            copies[pg->ctier]++;
+            /* a clean copy holds the page's data (checked when nobody is at
+             * the page: a writer or a migration may be mid-way otherwise) */
+            if (!(pg->flags & (PG_DIRTY | PG_MOVING | PG_PLACING)) && pg->pins == 0 &&
+                dm_store_io_read(s, pg->tier, pg->slot, home_buf) == DM_OK &&
+                dm_store_io_read(s, pg->ctier, pg->cslot, copy_buf) == DM_OK &&
+                memcmp(home_buf, copy_buf, s->page_size) != 0) {
+                st = dm_error_set(DM_ERR_PROTOCOL, "store: check: page %llu: clean, yet its "
+                                  "copy (tier %u slot %u) differs from it (tier %u slot %u)",
+                                  (unsigned long long)p, pg->ctier, pg->cslot, pg->tier,
+                                  pg->slot);
+                goto out;
+            }
+        }
         if (pg->pins != 0 && !s->worker) {
             st = dm_error_set(DM_ERR_PROTOCOL, "store: check: page %llu pinned at rest",
                               (unsigned long long)p);
@@ -1823,14 +2076,15 @@ dm_status_t dm_store_check(dm_store_t *s)
     for (unsigned t = 0; t < s->ntiers; t++) {
         const dm_store_tstate_t *ts = &s->t[t];
 
-        if (pages[t] != ts->pages || victims[t] != ts->victims ||
+        if (pages[t] != ts->pages || victims[t] != ts->victims || copies[t] != ts->copies ||
             dm_policy_resident(ts->policy) != pages[t] - victims[t] ||
-            ts->info.capacity - ts->nfree != pages[t] + reserved[t]) {
+            ts->info.capacity - ts->nfree != pages[t] + reserved[t] + copies[t]) {
             st = dm_error_set(DM_ERR_PROTOCOL, "store: check: tier %u: pages %llu (counted "
-                              "%llu), victims %llu (%llu), policy resident %llu, used %llu, "
-                              "reserved %llu", t, (unsigned long long)pages[t],
+                              "%llu), victims %llu (%llu), copies %llu (%llu), policy resident "
+                              "%llu, used %llu, reserved %llu", t, (unsigned long long)pages[t],
                               (unsigned long long)ts->pages, (unsigned long long)victims[t],
-                              (unsigned long long)ts->victims,
+                              (unsigned long long)ts->victims, (unsigned long long)copies[t],
+                              (unsigned long long)ts->copies,
                               (unsigned long long)dm_policy_resident(ts->policy),
                               (unsigned long long)(ts->info.capacity - ts->nfree),
                               (unsigned long long)reserved[t]);
@@ -1842,6 +2096,8 @@ out:
     for (unsigned t = 0; t < DM_STORE_MAX_TIERS; t++) {
         free(seen[t]);
     }
+    free(home_buf);
+    free(copy_buf);
     return st;
 }
 
@@ -2120,6 +2376,9 @@ dm_status_t dm_store_create(const dm_store_params_t *p, dm_store_t **store_p)
         ts->concurrent = ts->info.concurrent;
         ts->runs = ts->info.kind != DM_STORE_KIND_DRAM && ts->info.max_io_pages > 1;
         ts->max_run = DM_MIN(RUN_MAX, DM_MAX(1u, ts->info.max_io_pages));
+        /* copies only where every page has a slot of its own (its home): a
+         * copy then never takes a slot another page needs (see "Copies") */
+        ts->keeps = ts->runs && ts->info.capacity >= s->npages;
         ts->target = last ? ts->info.capacity
                           : DM_MAX(1, (uint64_t)floor(low * (double)ts->info.capacity));
         ts->high = last ? ts->info.capacity
@@ -2170,7 +2429,8 @@ dm_status_t dm_store_create(const dm_store_params_t *p, dm_store_t **store_p)
     }
     for (uint64_t i = 0; i < s->npages; i++) {
         s->pages[i] = (dm_store_page_t){ .slot = NOSLOT, .tier = NOWHERE,
-                                         .advice = DM_ADVICE_NONE };
+                                         .advice = DM_ADVICE_NONE, .ctier = NOWHERE,
+                                         .cslot = NOSLOT };
     }
     for (uint32_t i = 0; i < s->max_in_flight; i++) {
         s->mig[i].buf = (char *)s->mig_bufs + (size_t)i * s->page_size;

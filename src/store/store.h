@@ -5,9 +5,14 @@
  * each) on a stack of tiers (tier.h: dram, nvme, pfs, gpu), sorted by their
  * distance, fastest first: tier index 0 is the fastest ("top") tier, index
  * ntiers-1 the slowest ("last"). Placement is EXCLUSIVE: a page that was
- * written lives in exactly one tier (one slot), never in two; a page never
- * written lives nowhere and reads as zeros. So the pages must fit in the sum
- * of the capacities (see dm_store_create for the exact bound).
+ * written lives in exactly one tier (one slot), where every read and write
+ * of it goes; a page never written lives nowhere and reads as zeros. So the
+ * pages must fit in the sum of the capacities (see dm_store_create for the
+ * exact bound). One exception that costs no room: an nvme tier with a slot
+ * for every page (capacity >= npages) keeps the slot of a page promoted out
+ * of it as a copy, and while the page is not written (clean) its demotion
+ * back is a drop with no I/O (store.c, "Copies"; stats: clean_drops,
+ * tier[].copies).
  *
  * Each tier has its own replacement policy (policy.h: "lru", "clock", "arc",
  * "hint"). A page enters a tier's policy when it arrives in the tier; when
@@ -280,9 +285,11 @@ typedef struct dm_store_tier_stats {
     dm_store_kind_t kind;
     uint32_t        distance;
     uint64_t        capacity;  /* slots */
-    uint64_t        used;      /* slots holding a page or reserved by a migration */
+    uint64_t        used;      /* slots holding a page, a copy, or reserved by a migration */
     uint64_t        pages;     /* pages living here */
     uint64_t        victims;   /* of those, dropped by the policy, awaiting demotion */
+    uint64_t        copies;    /* slots keeping the copy of a page promoted from here
+                                  (nvme with a slot per page: see store.c "Copies") */
     uint64_t        target;    /* the policy's capacity (low watermark) */
     uint64_t        hits;      /* reads and writes served from this tier */
     uint64_t        misses;    /* reads and writes of pages living in a slower tier */
@@ -323,6 +330,9 @@ typedef struct dm_store_stats {
     uint64_t              bytes_background;/* committed, other classes */
     uint64_t              readahead;       /* pages requested by read-ahead (HINT class) */
     uint64_t              reader_moves;    /* DEMAND migrations a read ran itself */
+    uint64_t              clean_drops;     /* demotions of clean pages into their copy:
+                                              no I/O, not in bytes_moved; in done[]
+                                              only when the engine had started one */
 } dm_store_stats_t;
 
 /* Fills *stats (a consistent snapshot). Never fails. */

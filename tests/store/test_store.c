@@ -11,6 +11,11 @@
  *   budget mode  the same with a budget, promotions running through the
  *                engine; advise (hint policy: preferred pages stay in dram)
  *                and prefetch (up and down) do what they say
+ *   copies       (both modes) a page promoted from nvme keeps its nvme copy
+ *                while clean: a clean demotion drops it without I/O, a write
+ *                after the promotion is written back at the demotion, every
+ *                read returns the last write, every clean copy equals its
+ *                page (dm_store_check)
  *   stale        writes to pages whose migration is in flight, both ways and
  *                in both phases: every migration is dropped as stale, the
  *                new data is what reads return
@@ -406,6 +411,121 @@ static void budget_mode(void)
     printf("budget mode: advise and prefetch: ok\n");
 }
 
+static uint64_t find_run(dm_store_t *s, int t, uint64_t n);
+
+/*
+ * Copies (store.c "Copies"): a page promoted from nvme keeps its nvme slot
+ * as a copy while clean, and a clean demotion only drops the dram copy.
+ * Each check fails if a drop ever lost a write:
+ *   clean drop     16 pages read up, then demoted: dropped (no bytes moved),
+ *                  data intact, nvme copies counted
+ *   write, demote  a page written after its promotion is written back when
+ *                  demoted (engine and cache mode, by prefetch and by the
+ *                  policy's eviction), and reads return the new data
+ *   round trips    promote, write, demote, promote, demote clean: each read
+ *                  returns the last write
+ * dm_store_check compares every clean copy with its page, byte for byte.
+ */
+static void copies_mode(double budget_mbs)
+{
+    cfg_t c = {.budget_mbs = budget_mbs, .direct = 1};
+    uint32_t *gen = calloc(NPAGES, sizeof(*gen));
+    char *buf = store_alloc(PS);
+    dm_store_stats_t a, b;
+    const char *mode = budget_mbs > 0 ? "budget" : "cache";
+    uint64_t first;
+    dm_store_t *s;
+
+    CHECK_OK(make(&c, &s));
+    for (uint64_t p = 0; p < NPAGES; p++) {
+        gen[p] = 1;
+        store_fill(buf, PS, p, 1);
+        CHECK_OK(dm_store_write(s, p, buf));
+    }
+    drain(s);
+    first = find_run(s, 1, NPAGES);
+    /* up: each read promotes its page (budget: the reader's own move or the
+     * engine's; cache: at once) */
+    for (uint64_t p = first; p < first + 16; p++) {
+        CHECK_OK(dm_store_read(s, p, buf));
+        CHECK(store_match(buf, PS, p, gen[p]), "%s: page %llu read wrong", mode,
+              (unsigned long long)p);
+    }
+    drain(s);
+    dm_store_stats(s, &a);
+    for (uint64_t p = first; p < first + 16; p++) {
+        CHECK(dm_store_page_tier(s, p) == 0, "%s: page %llu not promoted", mode,
+              (unsigned long long)p);
+    }
+    CHECK(a.tier[1].copies >= 16, "%s: %llu nvme copies after 16 promotions", mode,
+          (unsigned long long)a.tier[1].copies);
+    CHECK_OK(dm_store_check(s));
+
+    /* write after promotion: the second half, written in dram */
+    for (uint64_t p = first + 8; p < first + 16; p++) {
+        store_fill(buf, PS, p, ++gen[p]);
+        CHECK_OK(dm_store_write(s, p, buf));
+        CHECK(dm_store_page_tier(s, p) == 0, "%s: page %llu left dram", mode,
+              (unsigned long long)p);
+    }
+    /* then demotion of all 16: the clean half dropped, the dirty half
+     * written back */
+    dm_store_stats(s, &a);
+    CHECK_OK(dm_store_prefetch(s, first, 16, 1));
+    drain(s);
+    dm_store_stats(s, &b);
+    CHECK(b.clean_drops - a.clean_drops == 8 &&
+          b.bytes_moved[0][1] - a.bytes_moved[0][1] == 8ull * PS,
+          "%s: 8 clean and 8 dirty demotions: %llu dropped, %llu bytes written back", mode,
+          (unsigned long long)(b.clean_drops - a.clean_drops),
+          (unsigned long long)(b.bytes_moved[0][1] - a.bytes_moved[0][1]));
+    for (uint64_t p = first; p < first + 16; p++) {
+        CHECK(dm_store_page_tier(s, p) == 1, "%s: page %llu not demoted", mode,
+              (unsigned long long)p);
+    }
+    verify_all(s, gen, NPAGES, "clean drop, dirty demotion");
+
+    /* round trips, demoted by the policy: promote 16, write every other one,
+     * then stream the rest of the data set through dram (budget: with the
+     * engine stepped) so that they are evicted */
+    for (int round = 0; round < 3; round++) {
+        for (uint64_t p = first; p < first + 16; p++) {
+            CHECK_OK(dm_store_read(s, p, buf));
+            CHECK(store_match(buf, PS, p, gen[p]), "%s: round %d: page %llu holds %ld, "
+                  "want %u", mode, round, (unsigned long long)p, store_which(buf, PS, p, 64),
+                  gen[p]);
+            if ((p + (uint64_t)round) % 2 == 0) {
+                store_fill(buf, PS, p, ++gen[p]);
+                CHECK_OK(dm_store_write(s, p, buf));
+            }
+        }
+        drain(s);
+        CHECK_OK(dm_store_check(s));
+        for (uint64_t p = 0; p < NPAGES; p++) {
+            if (p >= first && p < first + 16) {
+                continue;
+            }
+            CHECK_OK(dm_store_read(s, p, buf));
+            CHECK(store_match(buf, PS, p, gen[p]), "%s: round %d: page %llu read wrong", mode,
+                  round, (unsigned long long)p);
+            if (budget_mbs > 0 && p % 8 == 0) {
+                step_engine(s);
+            }
+        }
+        drain(s);
+        CHECK_OK(dm_store_check(s));
+    }
+    verify_all(s, gen, NPAGES, "round trips");
+    dm_store_stats(s, &b);
+    printf("copies (%s mode): %llu clean drops, %llu nvme copies now, %llu bytes written "
+           "back to nvme\n", mode, (unsigned long long)b.clean_drops,
+           (unsigned long long)b.tier[1].copies, (unsigned long long)b.bytes_moved[0][1]);
+    CHECK(b.clean_drops > 16, "%s: the evictions dropped no clean page", mode);
+    dm_store_destroy(s);
+    free(gen);
+    free(buf);
+}
+
 /* The first of 16 consecutive pages below n that all live in tier t. */
 static uint64_t find_run(dm_store_t *s, int t, uint64_t n)
 {
@@ -434,11 +554,18 @@ static void stale_case(dm_store_t *s, uint32_t *gen, unsigned to, int phase2)
 
     drain(s); /* the promotions asked by earlier reads and writes */
     first = find_run(s, (int)(1 - to), 512);
-    dm_store_stats(s, &a);
     for (uint64_t p = first; p < first + 16; p++) {
         CHECK(dm_store_page_tier(s, p) == (int)(1 - to), "page %llu is in tier %d already",
               (unsigned long long)p, dm_store_page_tier(s, p));
+        if (to == 1) {
+            /* a clean page promoted from nvme would be dropped at once (its
+             * nvme copy is current): dirty it, so that its demotion writes
+             * the copy and the next write lands during that */
+            store_fill(buf, PS, p, ++gen[p]);
+            CHECK_OK(dm_store_write(s, p, buf));
+        }
     }
+    dm_store_stats(s, &a);
     CHECK_OK(dm_store_prefetch(s, first, 16, to));
     /* start 16 (max in flight) and no more steps: every read still unreaped */
     CHECK(dm_store_progress(s, g_now, 16) == DM_INPROGRESS, "nothing in flight");
@@ -465,6 +592,13 @@ static void stale_case(dm_store_t *s, uint32_t *gen, unsigned to, int phase2)
     }
     CHECK_OK(dm_store_check(s));
     free(buf);
+}
+
+static void copies(void)
+{
+    copies_mode(0);
+    copies_mode(1000);
+    printf("copies: ok\n");
 }
 
 static void stale(void)
@@ -630,6 +764,8 @@ int main(void)
     cache_mode();
     printf("(%.1f s)\n", (double)(dm_time_ns() - t0) / 1e9);
     budget_mode();
+    printf("(%.1f s)\n", (double)(dm_time_ns() - t0) / 1e9);
+    copies();
     printf("(%.1f s)\n", (double)(dm_time_ns() - t0) / 1e9);
     stale();
     printf("(%.1f s)\n", (double)(dm_time_ns() - t0) / 1e9);
