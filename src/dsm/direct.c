@@ -33,8 +33,9 @@
  * is current and that nobody changes until the word changes.
  *
  * An initiator on the same host, with no operation of its own in flight
- * (so nothing it issued earlier could be overtaken) and no copy of its own
- * that serves the operation (the local shortcut comes first):
+ * (so nothing it issued earlier could be overtaken), the page known to be
+ * allocated (the span cache, direct.h) and the home not known to have
+ * failed, takes no lock of its own (rma.c's dm_rma_fast), and:
  *   - get or fetch: reads the word; U or S, not held: copies the bytes,
  *     then reads the word again; unchanged means no release came in
  *     between, so the copy is the current data (a seqlock read);
@@ -44,7 +45,9 @@
  *     releases it still U.
  * Anything else (X, held for long, S for a write, the home not sharing)
  * goes to the home as a message, exactly as before. A direct operation is
- * complete when it returns.
+ * complete when it returns. Whether the initiator holds a copy itself
+ * does not matter here: its copy makes the word X (M: the operation goes
+ * the long way, which uses the copy) or S (home memory equals the copy).
  *
  * Why coherence and the guarantees of rma.c hold. A write happens only in
  * U: no node has a copy, so no later plain load can read a stale one: it
@@ -61,8 +64,9 @@
  * word: after a few tries it sends a message. Operations on the pages of
  * a home that failed fail as messages would (DM_ERR_PEER_FAILED). Direct
  * operations send nothing, so nothing would tell the initiator that a
- * home died: every DM_DSM_DIRECT_CHECK direct operations it polls a pidfd
- * of each same-host peer, and marks an exited one failed.
+ * home died: every DM_RMA_DIRECT_CHECK (rma.c) direct operations it polls
+ * the pidfds of the same-host peers (one poll), and marks an exited one
+ * failed; later operations on its pages take the message path and fail.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -77,12 +81,59 @@
 #include <unistd.h>
 
 #include "coll.h"
+#include "direct.h"
 #include "dsm_int.h"
 #include "log.h"
 #include "status.h"
 #include "util.h"
 
 #define DM_DSM_DIRECT_HOLD_NS (10ull * 1000 * 1000 * 1000) /* the home waits this long for a word */
+
+dm_dsm_span_cache_t dm_dsm_spans; /* direct.h */
+
+/* Empties the span cache. pre: serial lock (or no other thread running). */
+static void dm_direct_span_drop(void)
+{
+    uint64_t s = atomic_load_explicit(&dm_dsm_spans.seq, memory_order_relaxed);
+
+    atomic_store_explicit(&dm_dsm_spans.seq, s + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    for (int i = 0; i < DM_DSM_SPANS; i++) {
+        atomic_store_explicit(&dm_dsm_spans.lo[i], 0, memory_order_relaxed);
+        atomic_store_explicit(&dm_dsm_spans.end[i], 0, memory_order_relaxed);
+    }
+    atomic_store_explicit(&dm_dsm_spans.d, NULL, memory_order_relaxed);
+    atomic_store_explicit(&dm_dsm_spans.seq, s + 2, memory_order_release);
+}
+
+void dm_dsm_direct_span_note(const dm_dsm_t *d, uint64_t lo, uint64_t end)
+{
+    uint64_t s = atomic_load_explicit(&dm_dsm_spans.seq, memory_order_relaxed);
+    unsigned i;
+
+    if (atomic_load_explicit(&dm_dsm_spans.d, memory_order_relaxed) != d) {
+        dm_direct_span_drop(); /* another runtime's spans (one runtime at a time in practice) */
+        s = atomic_load_explicit(&dm_dsm_spans.seq, memory_order_relaxed);
+    }
+    atomic_store_explicit(&dm_dsm_spans.seq, s + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&dm_dsm_spans.d, d, memory_order_relaxed);
+    /* live allocations are disjoint: one end names one allocation, so its spans merge */
+    for (i = 0; i < DM_DSM_SPANS; i++) {
+        if (atomic_load_explicit(&dm_dsm_spans.end[i], memory_order_relaxed) == end) {
+            break;
+        }
+    }
+    if (i == DM_DSM_SPANS) {
+        i = dm_dsm_spans.next;
+        dm_dsm_spans.next = (i + 1) % DM_DSM_SPANS;
+        atomic_store_explicit(&dm_dsm_spans.end[i], end, memory_order_relaxed);
+    } else if (atomic_load_explicit(&dm_dsm_spans.lo[i], memory_order_relaxed) < lo) {
+        lo = atomic_load_explicit(&dm_dsm_spans.lo[i], memory_order_relaxed);
+    }
+    atomic_store_explicit(&dm_dsm_spans.lo[i], lo, memory_order_relaxed);
+    atomic_store_explicit(&dm_dsm_spans.seq, s + 2, memory_order_release);
+}
 
 /* What each rank tells the others at start (one allgather). */
 typedef struct dm_direct_rec {
@@ -292,6 +343,7 @@ void dm_dsm_direct_cleanup(dm_dsm_t *d)
     free(d->direct_peer);
     d->direct_peer = NULL;
     d->direct_home = 0;
+    dm_direct_span_drop(); /* a later runtime may live at the same address */
     d->dwords = NULL;
 }
 
@@ -352,6 +404,7 @@ void dm_dsm_direct_release(dm_dsm_t *d, uint64_t page)
 
 void dm_dsm_direct_discard(dm_dsm_t *d, uint64_t first, uint64_t npages)
 {
+    dm_direct_span_drop(); /* every rank: the freed range must miss the span cache (direct.h) */
     if (d->direct_leader != d->rank) {
         return; /* the leader discards the whole range, for every home of this host */
     }
@@ -367,11 +420,26 @@ void dm_dsm_direct_discard(dm_dsm_t *d, uint64_t first, uint64_t npages)
 
 void dm_dsm_direct_check(dm_dsm_t *d)
 {
-    for (int r = 0; r < d->nranks; r++) {
-        struct pollfd p = { .fd = d->direct_pidfd[r], .events = POLLIN };
+    /* one poll for up to 64 peers: a system call costs a microsecond on a VM */
+    struct pollfd p[64];
+    int who[64], n = 0;
 
-        if (d->direct_peer[r] && !dm_tp_peer_failed(d->tp, r) && poll(&p, 1, 0) > 0) {
-            dm_tp_peer_fail(d->tp, r, "exited (seen through its pidfd on this host)");
+    for (int r = 0; r <= d->nranks; r++) {
+        if (r < d->nranks && d->direct_peer[r] && !dm_tp_peer_failed(d->tp, r)) {
+            p[n].fd = d->direct_pidfd[r];
+            p[n].events = POLLIN;
+            p[n].revents = 0;
+            who[n++] = r;
+        }
+        if (n > 0 && (n == 64 || r == d->nranks) && poll(p, (nfds_t)n, 0) > 0) {
+            for (int i = 0; i < n; i++) {
+                if (p[i].revents != 0) {
+                    dm_tp_peer_fail(d->tp, who[i], "exited (seen through its pidfd on this host)");
+                }
+            }
+        }
+        if (n == 64 || r == d->nranks) {
+            n = 0;
         }
     }
 }

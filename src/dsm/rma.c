@@ -30,7 +30,9 @@
  * The local shortcut: when this process's own copy grants the access and
  * none of its operations is in flight, the operation runs here, under the
  * serial lock, without a message. (With one in flight, a later operation
- * on the same page could overtake it.)
+ * on the same page could overtake it.) Before it, with no lock, comes
+ * same-host direct access to the home's memory (direct.c), when the page
+ * word allows it (dm_rma_fast).
  *
  * Order. An operation touches one page; longer puts and gets are split at
  * page boundaries. The parts of one call bound for one home are batched
@@ -67,6 +69,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "direct.h"
 #include "dsm_int.h"
 #include "log.h"
 #include "status.h"
@@ -235,6 +238,70 @@ static void dm_rma_fail(struct dm_request *r, dm_status_t st, const char *msg)
 /* applying an operation to a page's data                               */
 
 /*
+ * Applies op to the len bytes at p (atomics: the word at p; a: the operand,
+ * b: a compare-and-swap's new value); a GET's bytes go to out. Returns the
+ * word's value before the operation (atomics). pre: p may be written
+ * (writes) or read (reads) without a fault.
+ */
+static inline __attribute__((always_inline)) int64_t
+dm_rma_apply_at(unsigned char *p, uint8_t op, size_t len, int64_t a, int64_t b, const void *data,
+                void *out)
+{
+    int64_t *w = (int64_t *)(void *)p, expected;
+
+    switch (op) {
+    case DM_RMA_PUT:
+        memcpy(p, data, len);
+        return 0;
+    case DM_RMA_GET:
+        memcpy(out, p, len);
+        return 0;
+    case DM_RMA_FADD:
+        return __atomic_fetch_add(w, a, __ATOMIC_SEQ_CST);
+    case DM_RMA_CSWAP:
+        expected = a;
+        __atomic_compare_exchange_n(w, &expected, b, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+        return expected;
+    case DM_RMA_SWAP:
+        return __atomic_exchange_n(w, a, __ATOMIC_SEQ_CST);
+    default: /* DM_RMA_FETCH */
+        return __atomic_load_n(w, __ATOMIC_SEQ_CST);
+    }
+}
+
+/*
+ * dm_rma_apply_at for an atomic whose caller holds the page's word and
+ * wants no value (a non-fetching add, swap or compare-and-swap): while the
+ * word is held nobody else reads or writes the page's home memory (the
+ * home and every initiator take the word first; readers retry when it
+ * changed), so plain loads and stores do, without a locked instruction.
+ * Nothing orders it before the caller's next accesses: dm_quiet's fence
+ * does (memory-model.md, rule 4: such an atomic completes at dm_quiet).
+ */
+static inline __attribute__((always_inline)) void dm_rma_apply_held(unsigned char *p, uint8_t op,
+                                                                    int64_t a, int64_t b)
+{
+    int64_t *w = (int64_t *)(void *)p;
+    int64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
+
+    switch (op) {
+    case DM_RMA_FADD:
+        v = (int64_t)((uint64_t)v + (uint64_t)a);
+        break;
+    case DM_RMA_CSWAP:
+        if (v != a) {
+            return;
+        }
+        v = b;
+        break;
+    default: /* DM_RMA_SWAP */
+        v = a;
+        break;
+    }
+    __atomic_store_n(w, v, __ATOMIC_RELAXED);
+}
+
+/*
  * Applies h to the page whose data starts at page_mem; a GET's bytes go
  * to out. Returns the word's value before the operation (atomics).
  * pre: serial lock; the data may be written (writes) or read (reads).
@@ -242,27 +309,8 @@ static void dm_rma_fail(struct dm_request *r, dm_status_t st, const char *msg)
 static int64_t dm_rma_apply(const dm_dsm_t *d, unsigned char *page_mem, const dm_rma_hdr_t *h,
                             const void *data, void *out)
 {
-    unsigned char *p = page_mem + (h->addr & (d->page_size - 1));
-    int64_t *w = (int64_t *)(void *)p, expected;
-
-    switch (h->op) {
-    case DM_RMA_PUT:
-        memcpy(p, data, h->len);
-        return 0;
-    case DM_RMA_GET:
-        memcpy(out, p, h->len);
-        return 0;
-    case DM_RMA_FADD:
-        return __atomic_fetch_add(w, h->a, __ATOMIC_SEQ_CST);
-    case DM_RMA_CSWAP:
-        expected = h->a;
-        __atomic_compare_exchange_n(w, &expected, h->b, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-        return expected;
-    case DM_RMA_SWAP:
-        return __atomic_exchange_n(w, h->a, __ATOMIC_SEQ_CST);
-    default: /* DM_RMA_FETCH */
-        return __atomic_load_n(w, __ATOMIC_SEQ_CST);
-    }
+    return dm_rma_apply_at(page_mem + (h->addr & (d->page_size - 1)), h->op, h->len, h->a, h->b,
+                           data, out);
 }
 
 /* An answer arrived (or was produced here for this rank). pre: serial lock. */
@@ -277,16 +325,21 @@ static void dm_rma_complete(dm_dsm_t *d, int src, const dm_rma_hdr_t *h, const v
         dm_tp_peer_fail(d->tp, src, "answer to a one-sided operation nobody sent");
         return;
     }
-    atomic_fetch_sub_explicit(&d->rma_inflight, 1, memory_order_release);
     if (h->tag == 0) {
+        /*
+         * Recorded before the count drops: dm_dsm_quiet reads rma_error
+         * without the lock once it saw rma_inflight reach 0 (acquire).
+         */
         if (h->status != DM_OK && d->rma_error == DM_OK) {
-            d->rma_error = (dm_status_t)h->status;
             snprintf(d->rma_error_msg, sizeof(d->rma_error_msg),
                      "one-sided operation on %p (home rank %d): %s", (void *)(d->gas.base + h->addr), src,
                      dm_status_string((dm_status_t)h->status));
+            __atomic_store_n(&d->rma_error, (dm_status_t)h->status, __ATOMIC_RELEASE);
         }
+        atomic_fetch_sub_explicit(&d->rma_inflight, 1, memory_order_release);
         return;
     }
+    atomic_fetch_sub_explicit(&d->rma_inflight, 1, memory_order_release);
     slot = (uint32_t)(h->tag >> 32) - 1;
     if (slot >= d->rq_cap || d->rq_gen[slot] != (uint32_t)h->tag || (r = d->rq[slot]) == NULL) {
         DM_DEBUG("rank %d: late answer to an abandoned one-sided request", src);
@@ -885,19 +938,36 @@ static int dm_rma_window_open(void *arg)
 #define DM_RMA_DIRECT_TRIES 16 /* word reads before a direct operation gives way to a message */
 
 /*
- * Runs h on the home memory of page's home, a rank of this host, under
- * the page's word (direct.c's essay): a get or fetch when the word says U
- * or S (a seqlock read), anything else only in U, holding the word.
- * Returns 1 when done (*old_p: the word before an atomic), 0 when h must
- * go as a message. pre: serial lock, nothing of ours in flight.
+ * Direct operations between two polls of the same-host peers' pidfds
+ * (dm_dsm_direct_check): nothing else tells an initiator that a home it
+ * only accesses directly died. A poll is a system call (about 1 us on a
+ * VM), so at 4096 it costs well under a nanosecond per operation; a home
+ * that died is noticed within 4096 direct operations of this process
+ * (a fraction of a millisecond at full rate), and at once by every
+ * operation that has to send a message.
  */
-static int dm_rma_direct(dm_dsm_t *d, const dm_rma_hdr_t *h, const void *data, void *out,
-                         int64_t *old_p)
+#define DM_RMA_DIRECT_CHECK 4096
+
+/*
+ * Runs op on [off, off + len), within one page, on the home memory of the
+ * page's home, a rank of this host, under the page's word (direct.c's
+ * essay): a get or fetch when the word says U or S (a seqlock read),
+ * anything else only in U, holding the word. Returns 1 when done (*old_p:
+ * the word before an atomic; a get's bytes in out), 0 when it must go as
+ * a message. old_p NULL: an atomic whose value nobody wants
+ * (dm_rma_apply_held). pre: nothing of the calling thread's in flight (so nothing
+ * it issued earlier is overtaken); the page inside a live allocation;
+ * out and data not distmem memory. Takes no lock: the page word is the
+ * only thing shared with the home and the other initiators here.
+ */
+static inline __attribute__((always_inline)) int
+dm_rma_direct_at(dm_dsm_t *d, uint8_t op, uint64_t off, size_t len, const void *data, void *out,
+                 int64_t a, int64_t b, int64_t *old_p)
 {
-    uint64_t page = h->addr >> d->page_shift, v, v2;
+    uint64_t page = off >> d->page_shift, v, v2;
     _Atomic uint64_t *w = &d->dwords[page];
-    unsigned char *mem = dm_dsm_home_page(d, page);
-    int write = dm_rma_writes(h->op);
+    unsigned char *p = d->home_mem + off;
+    int write = dm_rma_writes(op);
 
     for (int i = 0; i < DM_RMA_DIRECT_TRIES; i++) {
         v = atomic_load_explicit(w, memory_order_acquire);
@@ -910,7 +980,11 @@ static int dm_rma_direct(dm_dsm_t *d, const dm_rma_hdr_t *h, const void *data, v
             return 0;
         }
         if (!write) {
-            *old_p = dm_rma_apply(d, mem, h, data, out);
+            int64_t old = dm_rma_apply_at(p, op, len, a, b, data, out);
+
+            if (old_p != NULL) {
+                *old_p = old;
+            }
             atomic_thread_fence(memory_order_acquire);
             v2 = atomic_load_explicit(w, memory_order_relaxed);
             if (v2 == v) {
@@ -920,12 +994,51 @@ static int dm_rma_direct(dm_dsm_t *d, const dm_rma_hdr_t *h, const void *data, v
         }
         if (atomic_compare_exchange_weak_explicit(w, &v, v | DM_DSM_DW_HELD,
                                                   memory_order_acquire, memory_order_relaxed)) {
-            *old_p = dm_rma_apply(d, mem, h, data, out);
+            if (old_p != NULL || op == DM_RMA_PUT) {
+                int64_t old = dm_rma_apply_at(p, op, len, a, b, data, out);
+
+                if (old_p != NULL) {
+                    *old_p = old;
+                }
+            } else {
+                dm_rma_apply_held(p, op, a, b);
+            }
             atomic_store_explicit(w, (v | 7u) + 1u, memory_order_release); /* still U */
             return 1;
         }
     }
     return 0;
+}
+
+static int dm_rma_direct(dm_dsm_t *d, const dm_rma_hdr_t *h, const void *data, void *out,
+                         int64_t *old_p)
+{
+    return dm_rma_direct_at(d, h->op, h->addr, h->len, data, out, h->a, h->b, old_p);
+}
+
+/*
+ * Counts a direct operation (st_rma_direct) and, every DM_RMA_DIRECT_CHECK
+ * of them, polls the same-host peers for their death. locked: the caller
+ * holds the serial lock (the check needs it). The count is a load and a
+ * store, not an atomic add: a locked instruction here cost a fifth of a
+ * direct operation (perf, this VM). So it is exact while one thread issues
+ * and may miss counts when threads issue at the same moment; it is a
+ * statistic, and the check only needs it to keep advancing.
+ */
+static inline void dm_rma_direct_done(dm_dsm_t *d, int locked)
+{
+    uint_fast64_t n = atomic_load_explicit(&d->st_rma_direct, memory_order_relaxed) + 1;
+
+    atomic_store_explicit(&d->st_rma_direct, n, memory_order_relaxed);
+    if (DM_UNLIKELY(n % DM_RMA_DIRECT_CHECK == 0)) {
+        if (!locked) {
+            dm_tp_serial_enter(d->tp);
+        }
+        dm_dsm_direct_check(d);
+        if (!locked) {
+            dm_tp_serial_leave(d->tp);
+        }
+    }
 }
 
 /*
@@ -953,14 +1066,11 @@ static int dm_rma_here(dm_dsm_t *d, const dm_rma_hdr_t *h, const void *data, voi
     if (home < 0 || d->direct_peer == NULL || !d->direct_peer[home]) {
         return 0;
     }
-    if (++d->direct_ops % DM_DSM_DIRECT_CHECK == 0) {
-        dm_dsm_direct_check(d); /* no message tells us that a home died */
-    }
     /* a failed home: the message path reports it */
     if (dm_tp_peer_failed(d->tp, home) || !dm_rma_direct(d, h, data, out, old_p)) {
         return 0;
     }
-    atomic_fetch_add_explicit(&d->st_rma_direct, 1, memory_order_relaxed);
+    dm_rma_direct_done(d, 1);
     return 1;
 }
 
@@ -997,26 +1107,59 @@ static dm_status_t dm_rma_one(dm_dsm_t *d, struct dm_request *r, const dm_rma_hd
 }
 
 /*
- * The fast path of a call on one page: when the operation can run here
- * (dm_rma_here), it runs under one take of the serial lock, without a
- * request. Returns 1 when done, 0 when the call must take the full path
+ * The fast path of a call on one page, before anything is allocated or
+ * locked. Returns 1 when done, 0 when the call must take the full path
  * (which also reports every error). out and data must not be distmem
- * memory (no fault under the serial lock). pre: no serial lock.
+ * memory (no fault here). old_p: an atomic's value before; NULL when
+ * nobody wants it (a put, a get, a non-fetching atomic). pre: no serial
+ * lock.
+ *
+ * First, with no lock at all, the same-host direct path (dm_rma_direct_at)
+ * when the page's home is a rank of this host, the span cache (direct.h)
+ * knows the page is allocated, nothing of this process is in flight and the
+ * home is not known to have failed. This is the common case of a program
+ * that keeps operating on a same-host peer's pages once they were handed
+ * over; it is also right when this process holds a copy of the page: a
+ * copy here makes the word X (M: the get or put takes the next step) or
+ * S (home memory equals the copy, so a get reads the same bytes).
+ * Threads: every shared thing it reads is atomic or read-only after start;
+ * the page word orders it against the home and the other initiators.
+ * rma_inflight == 0 is checked without the serial lock: another thread may
+ * issue a message meanwhile, but calls of different threads are not
+ * ordered against each other (only a thread's own, and dm_quiet), and
+ * this thread's own earlier operations are answered when it reads 0.
+ *
+ * Otherwise, under one take of the serial lock and without a request, the
+ * operation runs where dm_rma_here can run it (the local shortcut, or
+ * the direct path again), after the locked allocation check, whose answer
+ * fills the span cache for the next call.
  */
-static int dm_rma_fast(dm_dsm_t *d, uint8_t op, const void *gaddr, size_t len, const void *data,
-                       void *out, int64_t a, int64_t b, int64_t *old_p)
+static inline __attribute__((always_inline)) int
+dm_rma_fast(dm_dsm_t *d, uint8_t op, const void *gaddr, size_t len, const void *data, void *out,
+            int64_t a, int64_t b, int64_t *old_p)
 {
     uint64_t off, page, end;
+    int64_t old;
     dm_rma_hdr_t h;
-    int done;
+    int home, done;
 
     if (len == 0 || gaddr == NULL || !dm_gas_contains(&d->gas, gaddr, len)) {
         return 0;
     }
     off = (uintptr_t)gaddr - d->gas.base;
     page = off >> d->page_shift;
-    if (((off + len - 1) >> d->page_shift) != page || dm_dsm_home_of(d, page) < 0) {
+    if (((off + len - 1) >> d->page_shift) != page || (home = dm_dsm_home_of(d, page)) < 0) {
         return 0;
+    }
+    if (d->direct_peer != NULL && d->direct_peer[home] &&
+        atomic_load_explicit(&d->rma_inflight, memory_order_acquire) == 0 &&
+        !dm_tp_peer_failed(d->tp, home) && dm_dsm_direct_span_hit(d, page) &&
+        dm_rma_direct_at(d, op, off, len, data, out, a, b, old_p)) {
+        dm_rma_direct_done(d, 0);
+        return 1;
+    }
+    if (old_p == NULL) {
+        old_p = &old;
     }
     memset(&h, 0, sizeof(h));
     h.op = op;
@@ -1025,7 +1168,13 @@ static int dm_rma_fast(dm_dsm_t *d, uint8_t op, const void *gaddr, size_t len, c
     h.a = a;
     h.b = b;
     dm_tp_serial_enter(d->tp);
-    done = dm_dsm_alloc_span(d, page, page, &end) == 0 && dm_rma_here(d, &h, data, out, old_p);
+    done = dm_dsm_alloc_span(d, page, page, &end) == 0;
+    if (done && d->direct_home) {
+        /* the heap of a rank is one allocation from its first page; a region from page on */
+        dm_dsm_direct_span_note(d, page >= d->place.coll_pages ? end - d->place.heap_pages : page,
+                                end);
+    }
+    done = done && dm_rma_here(d, &h, data, out, old_p);
     dm_tp_serial_leave(d->tp);
     return done;
 }
@@ -1175,7 +1324,7 @@ dm_status_t dm_dsm_put(dm_dsm_t *d, void *dst, const void *src, size_t len,
         return dm_error_set(DM_ERR_INVALID_PARAM, "dm_put: NULL source");
     }
     if (!dm_rma_needs_bounce(d, src, len) &&
-        dm_rma_fast(d, DM_RMA_PUT, dst, len, src, NULL, 0, 0, &(int64_t){ 0 })) {
+        dm_rma_fast(d, DM_RMA_PUT, dst, len, src, NULL, 0, 0, NULL)) {
         if (req_p != NULL) {
             *req_p = &dm_rma_done_req;
         }
@@ -1229,7 +1378,7 @@ dm_status_t dm_dsm_get(dm_dsm_t *d, void *dst, const void *src, size_t len,
         return dm_error_set(DM_ERR_INVALID_PARAM, "dm_get: NULL destination");
     }
     if (!dm_rma_needs_bounce(d, dst, len) &&
-        dm_rma_fast(d, DM_RMA_GET, src, len, NULL, dst, 0, 0, &(int64_t){ 0 })) {
+        dm_rma_fast(d, DM_RMA_GET, src, len, NULL, dst, 0, 0, NULL)) {
         if (req_p != NULL) {
             *req_p = &dm_rma_done_req;
         }
@@ -1271,6 +1420,9 @@ dm_status_t dm_dsm_get(dm_dsm_t *d, void *dst, const void *src, size_t len,
 
 dm_status_t dm_dsm_wait(dm_dsm_t *d, struct dm_request *req)
 {
+    if (req == &dm_rma_done_req) {
+        return DM_OK; /* completed when issued: nothing to wait for, nothing to free */
+    }
     if (req == NULL) {
         return dm_error_set(DM_ERR_INVALID_PARAM, "dm_wait: NULL request");
     }
@@ -1294,10 +1446,24 @@ dm_status_t dm_dsm_quiet(dm_dsm_t *d)
             return st;
         }
     }
+    /*
+     * No failure recorded (the common case): done without the lock. A
+     * failure is recorded before its operation leaves rma_inflight
+     * (dm_rma_complete), so having seen 0 this load sees it.
+     */
+    if (__atomic_load_n(&d->rma_error, __ATOMIC_ACQUIRE) == DM_OK) {
+        /*
+         * Direct puts and non-fetching atomics end with plain stores to
+         * home memory: the fence orders them before whatever this thread
+         * does next, as the serial lock's locked instruction did before.
+         */
+        atomic_thread_fence(memory_order_seq_cst);
+        return DM_OK;
+    }
     dm_tp_serial_enter(d->tp);
     if (d->rma_error != DM_OK) {
         st = dm_error_set(d->rma_error, "%s", d->rma_error_msg);
-        d->rma_error = DM_OK;
+        __atomic_store_n(&d->rma_error, DM_OK, __ATOMIC_RELAXED);
     }
     dm_tp_serial_leave(d->tp);
     return st;
@@ -1318,7 +1484,9 @@ dm_status_t dm_dsm_atomic(dm_dsm_t *d, dm_dsm_amo_t op, int64_t *addr, int64_t a
         return dm_error_set(DM_ERR_INVALID_PARAM, "atomic on %p: not an 8-byte aligned word",
                             (void *)addr);
     }
-    if (dm_rma_fast(d, ops[op], addr, 8, NULL, NULL, a, b, old_p != NULL ? old_p : &r.value)) {
+    /* old_p NULL: nobody wants the value (a fetch always returns one) */
+    if (dm_rma_fast(d, ops[op], addr, 8, NULL, NULL, a, b,
+                    old_p != NULL || op != DM_DSM_AMO_FETCH ? old_p : &r.value)) {
         return DM_OK;
     }
     if ((st = dm_rma_check(d, "atomic", addr, 8, &off)) != DM_OK) {

@@ -35,20 +35,32 @@
  *                      totals, every get equal to the last put, the home's
  *                      data intact. run_dsm.sh checks that operations went
  *                      direct (default transport) or not (tcp).
+ *   rma_check direct-threads
+ *                      the direct path from several threads of each rank at
+ *                      once (distmem.h: calls may come from any thread): on
+ *                      every other rank's page, each thread fetch-adds one
+ *                      word, adds to another (no result), puts, gets back and
+ *                      puts non-blocking into its own slot, while the home
+ *                      adds with CPU atomics and re-reads its data; exact
+ *                      totals, every get equal to the thread's last put.
+ *                      Then, with the direct path warm, the page is freed:
+ *                      a put and a get on it must fail (DM_ERR_INVALID_PARAM).
  *   rma_check kill     the last rank SIGKILLs itself while the others keep
  *                      issuing operations homed at it: they must see
  *                      DM_ERR_PEER_FAILED ("rank R saw failure") or die by
- *                      SIGBUS naming it (a plain load in dm_wait_until), never
- *                      hang.
+ *                      SIGBUS naming it (a plain load in dm_wait_until) within
+ *                      20 s, never hang.
  *
  * Each rank prints "rma_check MODE: rank R ok" and exits 0 on success.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "distmem.h"
@@ -474,6 +486,125 @@ static void mode_direct(void)
     dm_free(mem);
 }
 
+#define DT_THREADS 3
+#define DT_K       2000 /* iterations per thread */
+#define DT_SLOT    16   /* words per (rank, thread) slot, from word 64 */
+
+static int64_t *g_dt_mem;
+
+static void *dt_thread(void *arg)
+{
+    int t = (int)(intptr_t)arg, h, i, k;
+    size_t words = g_page / 8;
+    int64_t buf[DT_SLOT], got[DT_SLOT], v;
+    dm_request_t *req;
+
+    for (i = 0; i < DT_K; i++) {
+        for (h = 0; h < g_n; h++) {
+            int64_t *pg = &g_dt_mem[(size_t)h * words];
+            int64_t *slot = &pg[64 + ((size_t)g_rank * DT_THREADS + (size_t)t) * DT_SLOT];
+
+            if (h == g_rank) {
+                continue;
+            }
+            CHECK_OK(dm_atomic_fetch_add(&pg[0], 1, &v));
+            CHECK(v >= 0 && v < (int64_t)(g_n - 1) * DT_THREADS * DT_K,
+                  "thread %d: fetch_add returned %" PRId64, t, v);
+            CHECK_OK(dm_atomic_fetch_add(&pg[1], 1, NULL));
+            for (k = 0; k < DT_SLOT; k++) {
+                buf[k] = ((int64_t)g_rank << 48) | ((int64_t)t << 40) | ((int64_t)i << 8) | k;
+            }
+            if (i % 2 == 0) {
+                CHECK_OK(dm_put(slot, buf, sizeof(buf)));
+            } else {
+                CHECK_OK(dm_put_nb(slot, buf, sizeof(buf), &req));
+                CHECK_OK(dm_wait(req));
+            }
+            CHECK_OK(dm_get_nb(got, slot, sizeof(got), &req));
+            CHECK_OK(dm_wait(req));
+            CHECK(memcmp(got, buf, sizeof(buf)) == 0,
+                  "rank %d thread %d: get after put on page %d, iteration %d: word 0 is "
+                  "%" PRIx64 ", want %" PRIx64, g_rank, t, h, i, (uint64_t)got[0],
+                  (uint64_t)buf[0]);
+        }
+    }
+    CHECK_OK(dm_quiet());
+    return NULL;
+}
+
+static void mode_direct_threads(void)
+{
+    size_t words = g_page / 8;
+    pthread_t th[DT_THREADS];
+    int64_t *mem = dm_alloc((size_t)g_n * g_page), v, b = 0;
+    int h, i, k, t;
+
+    CHECK(mem != NULL, "dm_alloc: %s", dm_last_error());
+    CHECK(64 + (size_t)g_n * DT_THREADS * DT_SLOT <= words, "page too small for %d ranks", g_n);
+    for (h = 0; h < g_n; h++) {
+        CHECK(dm_home(&mem[(size_t)h * words]) == h, "page %d homed at %d", h,
+              dm_home(&mem[(size_t)h * words]));
+    }
+    g_dt_mem = mem;
+    for (i = 2; i < 64; i++) {
+        mem[(size_t)g_rank * words + (size_t)i] = 1000 * g_rank + i; /* the home's copy (M) */
+    }
+    CHECK_OK(dm_barrier());
+    for (t = 0; t < DT_THREADS; t++) {
+        CHECK(pthread_create(&th[t], NULL, dt_thread, (void *)(intptr_t)t) == 0,
+              "pthread_create");
+    }
+    /* the home meanwhile: CPU atomics through the page protocol, its data re-read */
+    for (i = 0; i < DT_K; i++) {
+        int64_t *pg = &mem[(size_t)g_rank * words];
+
+        __atomic_fetch_add(&pg[1], 1, __ATOMIC_SEQ_CST);
+        if (i % 97 == 0) {
+            for (k = 2; k < 64; k++) {
+                CHECK(pg[k] == 1000 * g_rank + k, "home %d: word %d is %" PRId64, g_rank, k,
+                      pg[k]);
+            }
+        }
+    }
+    for (t = 0; t < DT_THREADS; t++) {
+        pthread_join(th[t], NULL);
+    }
+    CHECK_OK(dm_quiet());
+    CHECK_OK(dm_barrier());
+    for (h = 0; h < g_n; h++) {
+        int64_t *pg = &mem[(size_t)h * words];
+        int64_t want = (int64_t)(g_n - 1) * DT_THREADS * DT_K;
+
+        CHECK_OK(dm_atomic_fetch(&pg[0], &v));
+        CHECK(v == want && pg[0] == v, "page %d: fetch_add total %" PRId64 " (plain %" PRId64
+              "), want %" PRId64, h, v, pg[0], want);
+        CHECK(pg[1] == want + DT_K, "page %d: mixed total %" PRId64 ", want %" PRId64, h, pg[1],
+              want + DT_K);
+        for (i = 0; i < g_n; i++) {
+            for (t = 0; t < DT_THREADS; t++) {
+                int64_t got = pg[64 + ((size_t)i * DT_THREADS + (size_t)t) * DT_SLOT];
+                int64_t w = i == h ? 0
+                                   : ((int64_t)i << 48) | ((int64_t)t << 40) |
+                                         ((int64_t)(DT_K - 1) << 8);
+
+                CHECK(got == w, "page %d: rank %d thread %d's slot %" PRIx64 ", want %" PRIx64,
+                      h, i, t, (uint64_t)got, (uint64_t)w);
+            }
+        }
+    }
+    /* with the direct path warm, the page is freed: operations on it must fail */
+    CHECK_OK(dm_barrier());
+    dm_free(mem);
+    h = (g_rank + 1) % g_n;
+    CHECK(dm_put(&mem[(size_t)h * words + 64], &b, sizeof(b)) == DM_ERR_INVALID_PARAM,
+          "put to a freed page: %s", dm_last_error());
+    CHECK(dm_get(&b, &mem[(size_t)h * words + 64], sizeof(b)) == DM_ERR_INVALID_PARAM,
+          "get from a freed page: %s", dm_last_error());
+    CHECK(dm_atomic_fetch_add(&mem[(size_t)h * words], 1, &v) == DM_ERR_INVALID_PARAM,
+          "fetch_add on a freed page: %s", dm_last_error());
+    CHECK_OK(dm_barrier());
+}
+
 static void mode_kill(void)
 {
     int last = g_n - 1, i;
@@ -481,6 +612,7 @@ static void mode_kill(void)
     int64_t *at_last;
     unsigned char buf[256] = { 1 };
     dm_status_t st = DM_OK;
+    time_t deadline;
 
     CHECK(mem != NULL, "dm_alloc: %s", dm_last_error());
     at_last = &mem[(size_t)last * (g_page / 8)]; /* page `last` is homed at the last rank */
@@ -495,7 +627,13 @@ static void mode_kill(void)
         CHECK_OK(st);
         kill(getpid(), SIGKILL);
     }
-    for (i = 0; i < 200000 && st == DM_OK; i++) {
+    /*
+     * Until the failure shows, for at most 20 s: a direct operation takes
+     * tens of nanoseconds and the victim's exit milliseconds, and direct
+     * operations notice a death only every few thousand of them.
+     */
+    deadline = time(NULL) + 20;
+    for (i = 0; st == DM_OK && ((i & 1023) != 0 || time(NULL) < deadline); i++) {
         switch (i % 4) {
         case 0:
             st = dm_put(at_last, buf, sizeof(buf));
@@ -537,10 +675,12 @@ int main(int argc, char **argv)
         mode_errors();
     } else if (strcmp(mode, "direct") == 0) {
         mode_direct();
+    } else if (strcmp(mode, "direct-threads") == 0) {
+        mode_direct_threads();
     } else if (strcmp(mode, "kill") == 0) {
         mode_kill();
     } else {
-        fprintf(stderr, "usage: rma_check ops|atomics|order|errors|kill\n");
+        fprintf(stderr, "usage: rma_check ops|atomics|order|errors|direct|direct-threads|kill\n");
         dm_finalize();
         return 2;
     }

@@ -1,0 +1,74 @@
+/*
+ * Same-host direct access (direct.c): what rma.c's lock-free path needs
+ * besides the declarations in dsm_int.h.
+ *
+ * The span cache. Checking that an address lies inside one allocation
+ * (dm_dsm_alloc_span) needs the serial lock: dm_alloc and dm_free
+ * reallocate and shift the region table under it. The direct path must
+ * not take that lock for every operation, so it asks this cache instead:
+ * a few page ranges, each known to lie inside one live allocation of
+ * runtime d, read without a lock (a seqlock read) and filled under the
+ * serial lock from dm_dsm_alloc_span's answer.
+ *
+ * Invariant: whenever seq is even, every page of every entry's [lo, end)
+ * lies inside one allocation of `d` that dm_free has not released. Kept
+ * so: entries are written (dm_dsm_direct_span_note) and dropped
+ * (dm_dsm_direct_discard, dm_dsm_direct_cleanup) only under the serial
+ * lock, with seq odd meanwhile; dm_free drops them all (through
+ * dm_dsm_homemem_discard, which calls dm_dsm_direct_discard on every rank
+ * that shares home memory) in the same hold of the serial lock in which
+ * the region leaves the table, so a fill can never see a region being
+ * freed. Heap spans are never freed. A process that uses the direct path
+ * shares home memory (direct_home), so every dm_free there drops the cache.
+ *
+ * An operation that races with dm_free of its own target (another thread
+ * frees the allocation while the call runs) may still land in the freed
+ * range before it reads as zeros again, or after; that is a use after
+ * free, which distmem.h leaves undefined. Once dm_free has returned in a
+ * thread, later calls in threads ordered after it miss and get
+ * DM_ERR_INVALID_PARAM from the locked check, as before.
+ */
+#ifndef DM_DSM_DIRECT_H
+#define DM_DSM_DIRECT_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "dsm_int.h"
+
+#define DM_DSM_SPANS 4 /* ranges the cache holds */
+
+typedef struct dm_dsm_span_cache {
+    _Atomic uint64_t          seq;  /* odd while being written (serial lock) */
+    _Atomic(const dm_dsm_t *) d;    /* the runtime the spans belong to; NULL: none */
+    _Atomic uint64_t          lo[DM_DSM_SPANS], end[DM_DSM_SPANS]; /* pages [lo, end); empty: 0, 0 */
+    unsigned                  next; /* the entry a new span replaces; serial lock */
+} dm_dsm_span_cache_t;
+
+extern dm_dsm_span_cache_t dm_dsm_spans;
+
+/* 1 when page is known to lie inside one live allocation of d. Takes no lock. */
+static inline __attribute__((always_inline)) int dm_dsm_direct_span_hit(const dm_dsm_t *d, uint64_t page)
+{
+    uint64_t s = atomic_load_explicit(&dm_dsm_spans.seq, memory_order_acquire);
+    int hit = 0;
+
+    if ((s & 1) != 0 || atomic_load_explicit(&dm_dsm_spans.d, memory_order_relaxed) != d) {
+        return 0;
+    }
+    for (int i = 0; i < DM_DSM_SPANS; i++) {
+        hit |= page >= atomic_load_explicit(&dm_dsm_spans.lo[i], memory_order_relaxed) &&
+               page < atomic_load_explicit(&dm_dsm_spans.end[i], memory_order_relaxed);
+    }
+    atomic_thread_fence(memory_order_acquire);
+    return hit && atomic_load_explicit(&dm_dsm_spans.seq, memory_order_relaxed) == s;
+}
+
+/*
+ * Records that pages [lo, end) lie inside one allocation (end: what
+ * dm_dsm_alloc_span returned for a page of it). pre: serial lock, the
+ * allocation checked under this hold of it.
+ */
+void dm_dsm_direct_span_note(const dm_dsm_t *d, uint64_t lo, uint64_t end);
+
+#endif
