@@ -194,7 +194,6 @@ struct dm_dsm {
     int                 direct_leader; /* the rank of this host that discards freed pages; -1 */
     uint8_t            *direct_peer;   /* [nranks]: 1 where that rank's pages may be accessed directly */
     int                *direct_pidfd;  /* [nranks]: pidfd of each such rank (its death), else -1 */
-    unsigned            direct_ops;    /* direct operations since the last check; serial lock */
     _Atomic uint64_t   *dwords;        /* [npages] page words (direct.c's essay) */
     atomic_uint_fast64_t st_rma_direct; /* one-sided operations run on a same-host home's memory */
     atomic_uint_fast64_t st_rma_hand_over; /* copies of this home dropped for them (rma.c) */
@@ -312,7 +311,6 @@ void dm_dsm_direct_discard(dm_dsm_t *d, uint64_t first, uint64_t npages);
 
 /* direct.c: marks failed the same-host peers that exited. pre: serial lock. */
 void dm_dsm_direct_check(dm_dsm_t *d);
-#define DM_DSM_DIRECT_CHECK 256 /* direct operations between two checks */
 
 /* direct.c: the word state (DM_DSM_DW_*) page's directory entry stands for. pre: serial lock. */
 unsigned dm_dsm_direct_state(const dm_dsm_t *d, uint64_t page);
