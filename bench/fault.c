@@ -14,7 +14,10 @@
  * (what a DSM node does when another node asks for the page it owns):
  * UFFDIO_WRITEPROTECT, copy, MADV_DONTNEED (two TLB shootdowns) vs one
  * UFFDIO_MOVE of the frame into a ring emptied by one MADV_DONTNEED every
- * 64 pages (Linux 6.8+; skipped before), the data read back either way; and the number of kernel mappings (VMAs) left after
+ * 64 pages (Linux 6.8+; skipped before), the data read back either way;
+ * write-protecting one written page while another thread of the process
+ * spins on another CPU (the shootdown must interrupt it) and while that
+ * thread sleeps (its CPU is idle, and the kernel leaves it alone); and the number of kernel mappings (VMAs) left after
  * giving every other page of a 64 MiB region a different protection: with
  * mprotect each protection change can split the mapping, and
  * vm.max_map_count (65530 here) bounds how many pieces a process may have.
@@ -29,6 +32,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -444,6 +448,92 @@ out:
     return per;
 }
 
+/* The other thread of bench_wp_neighbour: spins (mode 1) or sleeps (mode 2) on CPU 1. */
+static atomic_int wp_mode, wp_stop;
+
+static void pin_cpu(int cpu)
+{
+    cpu_set_t set;
+
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+static void *wp_neighbour(void *arg)
+{
+    (void)arg;
+    pin_cpu(1);
+    while (!atomic_load(&wp_stop)) {
+        if (atomic_load(&wp_mode) == 2) {
+            usleep(20000);
+        }
+    }
+    return NULL;
+}
+
+/*
+ * ns to write-protect one written page (on CPU 0) while this process's other
+ * thread spins on CPU 1 (busy = 1) or sleeps (busy = 0); -1 when it cannot
+ * be measured (fewer than 2 CPUs, no userfaultfd).
+ */
+static double bench_wp_neighbour(int busy)
+{
+    enum { N = 512 };
+    size_t len = N * PAGE;
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *src = aligned_alloc(PAGE, PAGE);
+    struct uffdio_register reg = { .range = { (uintptr_t)p, len },
+                                   .mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP };
+    pthread_t th;
+    double per = -1;
+    uint64_t total = 0;
+    int fd = uffd_open(UFFD_FEATURE_PAGEFAULT_FLAG_WP), started = 0;
+
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2 || fd < 0 || ioctl(fd, UFFDIO_REGISTER, &reg) != 0) {
+        goto out;
+    }
+    memset(src, 5, PAGE);
+    for (size_t i = 0; i < N; i++) {
+        struct uffdio_copy c = { .dst = (uintptr_t)(p + i * PAGE), .src = (uintptr_t)src,
+                                 .len = PAGE, .mode = 0 };
+
+        if (ioctl(fd, UFFDIO_COPY, &c) != 0) {
+            goto out;
+        }
+    }
+    pin_cpu(0);
+    atomic_store(&wp_stop, 0);
+    atomic_store(&wp_mode, busy ? 1 : 2);
+    if (pthread_create(&th, NULL, wp_neighbour, NULL) != 0) {
+        goto out;
+    }
+    started = 1;
+    usleep(50000); /* the other thread is spinning, or asleep, by now */
+    for (size_t i = 0; i < N; i++) {
+        struct uffdio_writeprotect wp = { .range = { (uintptr_t)(p + i * PAGE), PAGE },
+                                          .mode = UFFDIO_WRITEPROTECT_MODE_WP };
+        uint64_t t0;
+
+        p[i * PAGE] = 6; /* written, as the owner's copy is */
+        t0 = now_ns();
+        ioctl(fd, UFFDIO_WRITEPROTECT, &wp);
+        total += now_ns() - t0;
+    }
+    per = (double)total / N;
+out:
+    if (started) {
+        atomic_store(&wp_stop, 1);
+        pthread_join(th, NULL);
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    munmap(p, len);
+    free(src);
+    return per;
+}
+
 int main(void)
 {
     struct sigaction sa;
@@ -490,6 +580,19 @@ int main(void)
         } else {
             printf("SKIP uffd write-protect: %s\n", strerror(errno));
         }
+        ok = 1;
+        for (int r = 0; r < RUNS && ok; r++) {
+            v[r] = bench_wp_neighbour(1);
+            w[r] = bench_wp_neighbour(0);
+            ok = v[r] >= 0 && w[r] >= 0;
+        }
+        if (ok) {
+            result("uffd_wp_busy_neighbour_ns", median(v, RUNS), "ns");
+            result("uffd_wp_idle_neighbour_ns", median(w, RUNS), "ns");
+        } else {
+            printf("SKIP write-protect beside another thread: needs 2 CPUs\n");
+        }
+        ok = 1;
         for (int r = 0; r < RUNS && ok; r++) {
             v[r] = bench_drop(0);
             w[r] = bench_drop(1);
