@@ -534,6 +534,27 @@ out:
     return per;
 }
 
+/*
+ * RUNS interleaved runs of f(first) and f(!first), reported as name_a and
+ * name_b (medians); one SKIP line naming what when either cannot run.
+ */
+static void pair(const char *name_a, const char *name_b, double (*f)(int), int first,
+                 const char *what)
+{
+    double a[RUNS], b[RUNS];
+
+    for (int r = 0; r < RUNS; r++) {
+        a[r] = f(first);
+        b[r] = f(!first);
+        if (a[r] < 0 || b[r] < 0) {
+            printf("SKIP %s: %s\n", what, strerror(errno));
+            return;
+        }
+    }
+    result(name_a, median(a, RUNS), "ns");
+    result(name_b, median(b, RUNS), "ns");
+}
+
 int main(void)
 {
     struct sigaction sa;
@@ -580,31 +601,10 @@ int main(void)
         } else {
             printf("SKIP uffd write-protect: %s\n", strerror(errno));
         }
-        ok = 1;
-        for (int r = 0; r < RUNS && ok; r++) {
-            v[r] = bench_wp_neighbour(1);
-            w[r] = bench_wp_neighbour(0);
-            ok = v[r] >= 0 && w[r] >= 0;
-        }
-        if (ok) {
-            result("uffd_wp_busy_neighbour_ns", median(v, RUNS), "ns");
-            result("uffd_wp_idle_neighbour_ns", median(w, RUNS), "ns");
-        } else {
-            printf("SKIP write-protect beside another thread: needs 2 CPUs\n");
-        }
-        ok = 1;
-        for (int r = 0; r < RUNS && ok; r++) {
-            v[r] = bench_drop(0);
-            w[r] = bench_drop(1);
-            ok = v[r] >= 0 && w[r] >= 0;
-        }
-        if (ok) {
-            result("uffd_drop_copy_ns", median(v, RUNS), "ns");
-            result("uffd_drop_move_ns", median(w, RUNS), "ns");
-        } else {
-            printf("SKIP taking a page away with UFFDIO_MOVE: %s (Linux 6.8+)\n", strerror(errno));
-            ok = 1;
-        }
+        pair("uffd_wp_busy_neighbour_ns", "uffd_wp_idle_neighbour_ns", bench_wp_neighbour, 1,
+             "write-protect beside another thread: needs 2 CPUs");
+        pair("uffd_drop_copy_ns", "uffd_drop_move_ns", bench_drop, 0,
+             "taking a page away with UFFDIO_MOVE (Linux 6.8+)");
     } else {
         printf("SKIP userfaultfd: %s (needs root or vm.unprivileged_userfaultfd=1)\n",
                strerror(errno));
