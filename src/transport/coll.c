@@ -83,24 +83,28 @@ static dm_coll_msg_t *dm_coll_take(dm_tp_t *tp, uint32_t seq, uint32_t round, in
     return m;
 }
 
-/* Any failed peer dooms a collective. */
+/*
+ * Any failed peer dooms a collective: the messages this rank waits for may
+ * depend on it through others. A peer that departed normally (said goodbye)
+ * dooms nothing, since it finished every collective first; only waiting for
+ * a message from it that never came is an error (see dm_coll_recv).
+ */
 static dm_status_t dm_coll_check_failed(dm_tp_t *tp)
 {
-    int r;
+    int r = dm_tp_first_failed(tp);
 
-    if (DM_LIKELY(atomic_load_explicit(&tp->nfailed, memory_order_relaxed) == 0)) {
+    if (DM_LIKELY(r < 0)) {
         return DM_OK;
     }
-    for (r = 0; r < tp->nranks; r++) {
-        if (dm_tp_peer_failed(tp, r)) {
-            return dm_error_set(DM_ERR_PEER_FAILED, "collective cannot complete: rank %d failed (%s)",
-                                r, tp->peers[r].reason);
-        }
-    }
-    return DM_OK;
+    return dm_error_set(DM_ERR_PEER_FAILED, "collective cannot complete: rank %d failed (%s)", r,
+                        tp->peers[r].reason);
 }
 
-/* Waits for message (seq, round) from src; the caller frees it. */
+/*
+ * Waits for message (seq, round) from src; the caller frees it. A goodbye
+ * from src is handled after every message src sent before it, so once src
+ * has departed a message not in the inbox will never come.
+ */
 static dm_status_t dm_coll_recv(dm_tp_t *tp, uint32_t seq, uint32_t round, int src,
                                 dm_coll_msg_t **m_p)
 {
@@ -111,6 +115,16 @@ static dm_status_t dm_coll_recv(dm_tp_t *tp, uint32_t seq, uint32_t round, int s
 
     dm_tp_wait_enter(tp);
     while ((m = dm_coll_take(tp, seq, round, src)) == NULL) {
+        if (DM_UNLIKELY(dm_tp_peer_departed(tp, src))) {
+            if ((m = dm_coll_take(tp, seq, round, src)) == NULL) {
+                st = dm_error_set(DM_ERR_PEER_FAILED,
+                                  "collective cannot complete: rank %d finished and left the "
+                                  "job before its part of it (collectives called in a "
+                                  "different order?)",
+                                  src);
+            }
+            break;
+        }
         dm_tp_backoff(&b, dm_tp_progress(tp));
         if ((st = dm_coll_check_failed(tp)) != DM_OK) {
             break;

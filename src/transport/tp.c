@@ -248,6 +248,14 @@ void dm_tp_peer_fail(dm_tp_t *tp, int peer, const char *reason)
     p = &tp->peers[peer];
     pthread_mutex_lock(&tp->fail_lock);
     if (atomic_compare_exchange_strong(&p->failed, &expected, 1)) {
+        if (atomic_load_explicit(&p->departed, memory_order_acquire)) {
+            /* it said goodbye: its endpoint closing is its normal end */
+            snprintf(p->reason, sizeof(p->reason), "it finished and left the job (then: %s)",
+                     reason);
+            pthread_mutex_unlock(&tp->fail_lock);
+            DM_DEBUG("rank %d left the job: %s", peer, reason);
+            return;
+        }
         snprintf(p->reason, sizeof(p->reason), "%s", reason);
         atomic_fetch_add(&tp->nfailed, 1);
         pthread_mutex_unlock(&tp->fail_lock);
@@ -262,6 +270,26 @@ void dm_tp_peer_fail(dm_tp_t *tp, int peer, const char *reason)
 int dm_tp_peer_failed(dm_tp_t *tp, int peer)
 {
     return atomic_load_explicit(&tp->peers[peer].failed, memory_order_acquire);
+}
+
+int dm_tp_peer_departed(dm_tp_t *tp, int peer)
+{
+    return atomic_load_explicit(&tp->peers[peer].departed, memory_order_acquire);
+}
+
+int dm_tp_first_failed(dm_tp_t *tp)
+{
+    int r;
+
+    if (DM_LIKELY(atomic_load_explicit(&tp->nfailed, memory_order_relaxed) == 0)) {
+        return -1;
+    }
+    for (r = 0; r < tp->nranks; r++) {
+        if (dm_tp_peer_failed(tp, r) && !dm_tp_peer_departed(tp, r)) {
+            return r;
+        }
+    }
+    return -1;
 }
 
 static dm_status_t dm_tp_peer_error(dm_tp_t *tp, int peer)
@@ -358,6 +386,34 @@ static int dm_tp_shm_allowed(const char *tls)
  * other order would deadlock against an application thread connecting.
  * Two threads may fetch the same address; only one endpoint is created.
  */
+/* Fetches peer's published record: [host id][UCX worker address]. */
+static dm_status_t dm_tp_peer_record(dm_tp_t *tp, int peer, unsigned char *addr, size_t cap,
+                                     size_t *len_p)
+{
+    dm_status_t st;
+
+    pthread_mutex_lock(&tp->conn_lock);
+    st = dm_boot_get(tp->boot, peer, DM_TP_ADDR_KEY, addr, cap, len_p);
+    pthread_mutex_unlock(&tp->conn_lock);
+    if (st != DM_OK) {
+        if (st == DM_ERR_PEER_FAILED) {
+            dm_tp_peer_fail(tp, peer, dm_last_error());
+        }
+        return st;
+    }
+    if (*len_p <= DM_TP_HOST_ID_LEN) {
+        return dm_error_set(DM_ERR_PROTOCOL, "rank %d published a malformed address (%zu bytes)",
+                            peer, *len_p);
+    }
+    return DM_OK;
+}
+
+/* Nonzero when UCX may reach peer by shared memory (its endpoint gets mode NONE). */
+static int dm_tp_record_shm(const dm_tp_t *tp, const unsigned char *addr)
+{
+    return tp->shm_allowed && memcmp(addr, tp->host_id, DM_TP_HOST_ID_LEN) == 0;
+}
+
 static dm_status_t dm_tp_ep_connect(dm_tp_t *tp, int peer, ucp_ep_h *ep_p)
 {
     unsigned char addr[DM_BOOT_VALUE_MAX];
@@ -367,18 +423,8 @@ static dm_status_t dm_tp_ep_connect(dm_tp_t *tp, int peer, ucp_ep_h *ep_p)
     ucs_status_t ust;
     dm_status_t st;
 
-    pthread_mutex_lock(&tp->conn_lock);
-    st = dm_boot_get(tp->boot, peer, DM_TP_ADDR_KEY, addr, sizeof(addr), &len);
-    pthread_mutex_unlock(&tp->conn_lock);
-    if (st != DM_OK) {
-        if (st == DM_ERR_PEER_FAILED) {
-            dm_tp_peer_fail(tp, peer, dm_last_error());
-        }
+    if ((st = dm_tp_peer_record(tp, peer, addr, sizeof(addr), &len)) != DM_OK) {
         return st;
-    }
-    if (len <= DM_TP_HOST_ID_LEN) {
-        return dm_error_set(DM_ERR_PROTOCOL, "rank %d published a malformed address (%zu bytes)",
-                            peer, len);
     }
     memset(&params, 0, sizeof(params));
     params.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
@@ -394,9 +440,8 @@ static dm_status_t dm_tp_ep_connect(dm_tp_t *tp, int peer, ucp_ep_h *ep_p)
      * launcher or the rendezvous sees the process or its connection go) and
      * bounded by DISTMEM_PEER_TIMEOUT. Every other peer gets PEER mode.
      */
-    params.err_mode = (tp->shm_allowed && memcmp(addr, tp->host_id, DM_TP_HOST_ID_LEN) == 0)
-                          ? UCP_ERR_HANDLING_MODE_NONE
-                          : UCP_ERR_HANDLING_MODE_PEER;
+    params.err_mode =
+        dm_tp_record_shm(tp, addr) ? UCP_ERR_HANDLING_MODE_NONE : UCP_ERR_HANDLING_MODE_PEER;
     params.err_handler.cb = dm_tp_ep_error;
     params.err_handler.arg = &tp->peers[peer];
 
@@ -599,15 +644,12 @@ dm_status_t dm_tp_wait_until(dm_tp_t *tp, int (*cond)(void *arg), void *arg)
             dm_tp_check_boot(tp);
         }
         if (DM_UNLIKELY(atomic_load_explicit(&tp->nfailed, memory_order_relaxed) > 0)) {
-            int r;
+            int r = dm_tp_first_failed(tp);
 
-            for (r = 0; r < tp->nranks; r++) {
-                if (dm_tp_peer_failed(tp, r)) {
-                    st = dm_tp_peer_error(tp, r);
-                    break;
-                }
+            if (r >= 0) {
+                st = dm_tp_peer_error(tp, r);
+                break;
             }
-            break;
         }
     }
     dm_tp_wait_leave(tp);
@@ -712,6 +754,9 @@ static ucs_status_t dm_tp_am_cb(void *arg, const void *header, size_t header_len
         DM_ERROR("dropped active message %u from unknown rank %u or to a free id", slot->id,
                  wh.src);
         return UCS_OK;
+    }
+    if (DM_UNLIKELY(!atomic_load_explicit(&tp->peers[wh.src].heard, memory_order_relaxed))) {
+        atomic_store_explicit(&tp->peers[wh.src].heard, 1, memory_order_relaxed);
     }
     uh = (const unsigned char *)header + sizeof(wh);
     uhlen = header_length - sizeof(wh);
@@ -1158,7 +1203,8 @@ dm_status_t dm_tp_flush(dm_tp_t *tp, int peer)
         }
     } else {
         for (r = 0; r < tp->nranks; r++) {
-            if (dm_tp_peer_failed(tp, r) && atomic_load(&tp->peers[r].ep) != NULL) {
+            if (dm_tp_peer_failed(tp, r) && !dm_tp_peer_departed(tp, r) &&
+                atomic_load(&tp->peers[r].ep) != NULL) {
                 return dm_tp_peer_error(tp, r);
             }
         }
@@ -1263,6 +1309,9 @@ int dm_tp_nranks(const dm_tp_t *tp)
     return tp->nranks;
 }
 
+static void dm_tp_bye_handler(void *arg, int src, const void *hdr, size_t hdr_len,
+                              const void *data, size_t len);
+
 dm_status_t dm_tp_create(dm_boot_t *boot, const dm_config_t *cfg, dm_tp_t **tp_p)
 {
     ucp_params_t params;
@@ -1366,6 +1415,9 @@ dm_status_t dm_tp_create(dm_boot_t *boot, const dm_config_t *cfg, dm_tp_t **tp_p
         goto err_worker;
     }
     st = dm_coll_init(tp);
+    if (st == DM_OK) {
+        st = dm_tp_am_register(tp, DM_TP_AM_BYE, dm_tp_bye_handler, tp);
+    }
     if (st != DM_OK) {
         goto err_worker;
     }
@@ -1403,6 +1455,95 @@ err_free:
     free(tp->peers);
     free(tp);
     return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* leaving                                                              */
+
+/*
+ * The goodbye protocol. A rank that leaves normally (dm_tp_destroy after a
+ * final barrier) must not look dead to peers still finishing that barrier:
+ * over TCP its closing sockets break their endpoints, and a broken endpoint
+ * marks a peer failed, which dooms every collective in progress, even one
+ * whose messages from the leaver have all arrived (CI saw a 3-rank TCP
+ * barrier fail so). So before closing, the leaver completes everything it
+ * sent (a worker flush: rendezvous data fetched too), then sends BYE to
+ * every peer it sent to or heard from. Messages on one endpoint are handled
+ * in order, so a peer that handles BYE has handled all the leaver sent, and
+ * marks it departed: the endpoint error that follows is its normal end.
+ */
+static void dm_tp_bye_handler(void *arg, int src, const void *hdr, size_t hdr_len,
+                              const void *data, size_t len)
+{
+    dm_tp_t *tp = arg;
+
+    (void)hdr;
+    (void)hdr_len;
+    (void)data;
+    (void)len;
+    atomic_store_explicit(&tp->peers[src].departed, 1, memory_order_release);
+    DM_DEBUG("rank %d said goodbye", src);
+}
+
+/* Waits, at most until deadline, for every operation this worker started. */
+static void dm_tp_flush_until(dm_tp_t *tp, uint64_t deadline)
+{
+    ucp_request_param_t rp;
+    void *req;
+
+    rp.op_attr_mask = 0;
+    dm_tp_lock(tp);
+    req = ucp_worker_flush_nbx(tp->worker, &rp);
+    if (req != NULL && !UCS_PTR_IS_ERR(req)) {
+        while (ucp_request_check_status(req) == UCS_INPROGRESS && dm_time_ns() < deadline) {
+            dm_tp_worker_progress_locked(tp);
+        }
+        ucp_request_free(req); /* released by UCX when it completes, if it has not */
+    }
+    dm_tp_unlock(tp);
+}
+
+/*
+ * Whom to tell: every peer we hold an endpoint to, and every peer that holds
+ * one to us (we heard from it) and would see it break. The latter needs a new
+ * endpoint, made only where it matters: a shared-memory endpoint reports no
+ * errors, and connecting to a same-host peer that has already left fails in
+ * UCX (its segment is gone).
+ */
+static int dm_tp_bye_needed(dm_tp_t *tp, int r)
+{
+    unsigned char addr[DM_BOOT_VALUE_MAX];
+    size_t len = 0;
+
+    if (r == tp->rank || dm_tp_peer_failed(tp, r) || dm_tp_peer_departed(tp, r)) {
+        return 0;
+    }
+    if (atomic_load(&tp->peers[r].ep) != NULL) {
+        return 1;
+    }
+    if (!atomic_load_explicit(&tp->peers[r].heard, memory_order_relaxed)) {
+        return 0;
+    }
+    return dm_tp_peer_record(tp, r, addr, sizeof(addr), &len) == DM_OK &&
+           !dm_tp_record_shm(tp, addr);
+}
+
+static void dm_tp_say_goodbye(dm_tp_t *tp, uint64_t deadline)
+{
+    dm_status_t st;
+    int r;
+
+    dm_tp_flush_until(tp, deadline);
+    for (r = 0; r < tp->nranks; r++) {
+        if (!dm_tp_bye_needed(tp, r)) {
+            continue;
+        }
+        st = dm_tp_am_post(tp, r, DM_TP_AM_BYE, NULL, 0, NULL, 0);
+        if (st != DM_OK) {
+            DM_DEBUG("goodbye to rank %d: %s", r, dm_last_error());
+        }
+    }
+    /* the endpoints' closing flushes the goodbyes */
 }
 
 /* Closes one endpoint, waiting a bounded time. */
@@ -1452,6 +1593,7 @@ void dm_tp_destroy(dm_tp_t *tp)
     atomic_store(&tp->closing, 1);
     /* Bounded: a peer that went away must not hold up our exit. */
     deadline = dm_time_ns() + DM_MIN(tp->peer_timeout_ns, 2 * DM_NSEC_PER_SEC);
+    dm_tp_say_goodbye(tp, deadline);
     for (r = 0; r < tp->nranks; r++) {
         ep = atomic_load(&tp->peers[r].ep);
         if (ep != NULL) {

@@ -61,6 +61,7 @@
 /* Handler ids used inside distmem. Upper layers take ids from DM_TP_AM_USER on. */
 enum {
     DM_TP_AM_COLL = 0, /* collectives (coll.c) */
+    DM_TP_AM_BYE = 1,  /* a peer's last message before it closes (tp.c) */
     DM_TP_AM_USER = 8,
 };
 
@@ -224,11 +225,21 @@ dm_status_t dm_tp_wait_until(dm_tp_t *tp, int (*cond)(void *arg), void *arg);
 void dm_tp_serial_enter(dm_tp_t *tp);
 void dm_tp_serial_leave(dm_tp_t *tp);
 
-/* Number of peers marked failed so far (0 in a healthy job). */
+/* Number of peers marked failed so far, departed peers not counted (0 in a healthy job). */
 int dm_tp_nfailed(dm_tp_t *tp);
 
-/* Nonzero when peer has been marked failed. */
+/* Nonzero when peer has been marked failed (a departed peer whose endpoint closed counts). */
 int dm_tp_peer_failed(dm_tp_t *tp, int peer);
+
+/*
+ * Nonzero once peer's goodbye arrived: it finished normally (dm_tp_destroy)
+ * and every message it sent before has been handled here. It sends nothing
+ * more, and its leaving is not a failure (dm_tp_nfailed does not count it).
+ */
+int dm_tp_peer_departed(dm_tp_t *tp, int peer);
+
+/* The lowest rank marked failed that did not depart normally; -1 when none. */
+int dm_tp_first_failed(dm_tp_t *tp);
 
 /*
  * Marks peer failed with a reason (idempotent). Upper layers call it when a

@@ -21,6 +21,14 @@ typedef struct dm_tp_peer {
     int               rank;
     _Atomic(ucp_ep_h) ep;     /* NULL until the first message to this peer */
     atomic_int        failed; /* 0 alive, 1 failed (never goes back) */
+    /*
+     * 1 once its goodbye arrived: it finished normally (dm_tp_destroy) and
+     * every message it sent us before has been handled. A departed peer
+     * whose endpoint then breaks is marked failed (waits on it end) but is
+     * not counted in nfailed: its leaving dooms nothing it already did.
+     */
+    atomic_int        departed;
+    atomic_int        heard;  /* 1 once a message from it arrived (it holds an endpoint to us) */
     char              reason[160];
 } dm_tp_peer_t;
 

@@ -14,6 +14,10 @@
  *                       answers (the progress thread serves it)
  *   tp_check kill       the last rank SIGKILLs itself; every other rank must
  *                       see DM_ERR_PEER_FAILED from a barrier and exit 0
+ *   tp_check leave      rank 0 sends, broadcasts and leaves normally while
+ *                       the others are still busy: they get all it sent,
+ *                       see it departed, not failed, and go on among
+ *                       themselves (the goodbye protocol, tp.c)
  *
  * Each rank prints "tp_check <mode>: rank R ok" and exits 0 on success;
  * any mismatch prints what differed and exits 1.
@@ -404,6 +408,97 @@ static void run_kill(void)
     CHECK(dm_tp_barrier(g_tp) == DM_ERR_PEER_FAILED, "second barrier did not fail");
 }
 
+/* ---------------------------------------------------------------- */
+/* leave */
+
+enum { AM_LEAVE_DATA = DM_TP_AM_USER + 2, AM_LEAVE_TOKEN };
+
+#define LEAVE_LEN 3000
+
+static atomic_int g_leave_data, g_leave_token;
+static size_t g_leave_bad = (size_t)-1;
+
+static void leave_data_handler(void *arg, int src, const void *hdr, size_t hdr_len,
+                               const void *data, size_t len)
+{
+    (void)arg;
+    (void)hdr;
+    (void)hdr_len;
+    if (src != 0 || len != LEAVE_LEN) {
+        g_leave_bad = len;
+    } else if ((g_leave_bad = first_mismatch(data, len, 77)) == len) {
+        g_leave_bad = (size_t)-1;
+    }
+    atomic_store(&g_leave_data, 1);
+}
+
+static void leave_token_handler(void *arg, int src, const void *hdr, size_t hdr_len,
+                                const void *data, size_t len)
+{
+    (void)arg;
+    (void)src;
+    (void)hdr;
+    (void)hdr_len;
+    (void)data;
+    (void)len;
+    atomic_store(&g_leave_token, 1);
+}
+
+static int leave_flag_set(void *arg)
+{
+    return atomic_load((atomic_int *)arg) != 0;
+}
+
+static int leave_departed(void *arg)
+{
+    (void)arg;
+    return dm_tp_peer_departed(g_tp, 0);
+}
+
+/*
+ * Rank 0 leaves right after a message and a broadcast; rank 1 waits until
+ * rank 0 has surely gone before it lets the others (who wait for it, not for
+ * rank 0) go on. Over TCP rank 0's closing breaks the others' endpoints;
+ * before the goodbye protocol that marked it failed and doomed their waits.
+ */
+static int run_leave(void)
+{
+    unsigned char buf[LEAVE_LEN];
+    uint64_t value = 0;
+
+    CHECK_OK(dm_tp_am_register(g_tp, AM_LEAVE_DATA, leave_data_handler, NULL));
+    CHECK_OK(dm_tp_am_register(g_tp, AM_LEAVE_TOKEN, leave_token_handler, NULL));
+    CHECK_OK(dm_tp_barrier(g_tp));
+    if (g_rank == 0) {
+        fill(buf, sizeof(buf), 77);
+        for (int r = 1; r < g_n; r++) {
+            CHECK_OK(dm_tp_am_post(g_tp, r, AM_LEAVE_DATA, NULL, 0, buf, sizeof(buf)));
+        }
+        value = 0x1eaf;
+        CHECK_OK(dm_tp_bcast(g_tp, 0, &value, sizeof(value)));
+        return 1; /* main leaves without the final barrier */
+    }
+    CHECK_OK(dm_tp_wait_until(g_tp, leave_flag_set, &g_leave_data));
+    CHECK(g_leave_bad == (size_t)-1, "rank 0's message arrived damaged (at byte %zu)",
+          g_leave_bad);
+    CHECK_OK(dm_tp_bcast(g_tp, 0, &value, sizeof(value)));
+    CHECK(value == 0x1eaf, "broadcast from the leaver gave %#llx", (unsigned long long)value);
+    if (g_rank == 1) {
+        /* rank 0's goodbye, then whatever its closing does to our endpoint */
+        CHECK_OK(dm_tp_wait_until(g_tp, leave_departed, NULL));
+        usleep(300 * 1000);
+        for (int r = 2; r < g_n; r++) {
+            CHECK_OK(dm_tp_am_send(g_tp, r, AM_LEAVE_TOKEN, NULL, 0, NULL, 0));
+        }
+    } else {
+        CHECK_OK(dm_tp_wait_until(g_tp, leave_flag_set, &g_leave_token));
+    }
+    CHECK_OK(dm_tp_wait_until(g_tp, leave_departed, NULL));
+    CHECK(dm_tp_nfailed(g_tp) == 0 && dm_tp_first_failed(g_tp) < 0,
+          "a rank that left normally counts as failed (%d failed)", dm_tp_nfailed(g_tp));
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "pingpong";
@@ -430,6 +525,12 @@ int main(int argc, char **argv)
         run_endpoints();
     } else if (!strcmp(mode, "progress")) {
         run_progress();
+    } else if (!strcmp(mode, "leave") && run_leave()) {
+        printf("tp_check %s: rank %d ok\n", mode, g_rank);
+        /* rank 0 is gone: no final barrier */
+        dm_tp_destroy(g_tp);
+        dm_boot_destroy(boot, 1);
+        return 0;
     } else if (!strcmp(mode, "kill")) {
         run_kill();
         printf("tp_check %s: rank %d ok\n", mode, g_rank);
