@@ -123,13 +123,15 @@ DM_API dm_status_t dm_finalize(void)
         dm_dsm_stats(dm_ctx.dsm, &ds);
         DM_INFO("shared memory: %llu read faults, %llu write faults, %llu retried, %llu "
                 "prefetched, %llu evicted, %llu messages sent, %llu to self; one-sided: %llu "
-                "local, %llu direct on this host's home memory, %llu sent (%llu batched messages), "
+                "local, %llu direct on this host's home memory (%llu pages in runs), %llu sent (%llu "
+                "batched messages), "
                 "%llu served at once, %llu served after a recall, %llu copies handed over",
                 (unsigned long long)ds.read_faults, (unsigned long long)ds.write_faults,
                 (unsigned long long)ds.retries, (unsigned long long)ds.prefetches,
                 (unsigned long long)ds.evictions, (unsigned long long)ds.msgs_sent,
                 (unsigned long long)ds.msgs_self, (unsigned long long)ds.rma_local,
-                (unsigned long long)ds.rma_direct, (unsigned long long)ds.rma_remote, (unsigned long long)ds.rma_batches,
+                (unsigned long long)ds.rma_direct, (unsigned long long)ds.rma_run_pages,
+                (unsigned long long)ds.rma_remote, (unsigned long long)ds.rma_batches,
                 (unsigned long long)ds.rma_home_direct,
                 (unsigned long long)ds.rma_home_queued, (unsigned long long)ds.rma_hand_over);
     }

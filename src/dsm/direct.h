@@ -47,8 +47,9 @@ typedef struct dm_dsm_span_cache {
 
 extern dm_dsm_span_cache_t dm_dsm_spans;
 
-/* 1 when page is known to lie inside one live allocation of d. Takes no lock. */
-static inline __attribute__((always_inline)) int dm_dsm_direct_span_hit(const dm_dsm_t *d, uint64_t page)
+/* 1 when pages first..last are known to lie inside one live allocation of d. Takes no lock. */
+static inline __attribute__((always_inline)) int
+dm_dsm_direct_span_hit_range(const dm_dsm_t *d, uint64_t first, uint64_t last)
 {
     uint64_t s = atomic_load_explicit(&dm_dsm_spans.seq, memory_order_acquire);
     int hit = 0;
@@ -57,11 +58,17 @@ static inline __attribute__((always_inline)) int dm_dsm_direct_span_hit(const dm
         return 0;
     }
     for (int i = 0; i < DM_DSM_SPANS; i++) {
-        hit |= page >= atomic_load_explicit(&dm_dsm_spans.lo[i], memory_order_relaxed) &&
-               page < atomic_load_explicit(&dm_dsm_spans.end[i], memory_order_relaxed);
+        hit |= first >= atomic_load_explicit(&dm_dsm_spans.lo[i], memory_order_relaxed) &&
+               last < atomic_load_explicit(&dm_dsm_spans.end[i], memory_order_relaxed);
     }
     atomic_thread_fence(memory_order_acquire);
     return hit && atomic_load_explicit(&dm_dsm_spans.seq, memory_order_relaxed) == s;
+}
+
+/* 1 when page is known to lie inside one live allocation of d. Takes no lock. */
+static inline __attribute__((always_inline)) int dm_dsm_direct_span_hit(const dm_dsm_t *d, uint64_t page)
+{
+    return dm_dsm_direct_span_hit_range(d, page, page);
 }
 
 /*

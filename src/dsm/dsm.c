@@ -1633,6 +1633,7 @@ void dm_dsm_stats(dm_dsm_t *d, dm_dsm_stats_t *s)
     s->rma_home_queued = atomic_load(&d->st_rma_home_queued);
     s->rma_batches = atomic_load(&d->st_rma_batches);
     s->rma_direct = atomic_load(&d->st_rma_direct);
+    s->rma_run_pages = atomic_load(&d->st_rma_run_pages);
     s->rma_hand_over = atomic_load(&d->st_rma_hand_over);
 }
 

@@ -161,6 +161,7 @@ typedef struct dm_dsm_stats {
     uint64_t rma_batches;     /* messages that carried several one-sided operations */
     uint64_t rma_home_queued; /* served here as home after taking the page back from its holders */
     uint64_t rma_direct;      /* run on the home memory of a rank of this host, no message */
+    uint64_t rma_run_pages;   /* of those, pages of multi-page puts done a run at a time */
     uint64_t rma_hand_over;   /* this home's copies dropped so same-host ranks could go direct */
 } dm_dsm_stats_t;
 

@@ -196,6 +196,7 @@ struct dm_dsm {
     int                *direct_pidfd;  /* [nranks]: pidfd of each such rank (its death), else -1 */
     _Atomic uint64_t   *dwords;        /* [npages] page words (direct.c's essay) */
     atomic_uint_fast64_t st_rma_direct; /* one-sided operations run on a same-host home's memory */
+    atomic_uint_fast64_t st_rma_run_pages; /* pages of those that multi-page puts did in runs (rma.c) */
     atomic_uint_fast64_t st_rma_hand_over; /* copies of this home dropped for them (rma.c) */
 };
 

@@ -45,6 +45,18 @@
  *                      totals, every get equal to the thread's last put.
  *                      Then, with the direct path warm, the page is freed:
  *                      a put and a get on it must fail (DM_ERR_INVALID_PARAM).
+ *   rma_check runs     puts over many pages (256 KiB to 2.3 MiB, any
+ *                      alignment) on a region spread over every home: on the
+ *                      same host they go direct a run of page words at a time
+ *                      (rma.c dm_rma_put_runs); before some puts other ranks
+ *                      write a few pages of the range with plain stores (the
+ *                      run must stop there: the page is theirs) or read a few
+ *                      (read-shared); after each put every rank checks the
+ *                      whole region against the replay with dm_get, or, in
+ *                      the second half, every third round some ranks with
+ *                      plain loads (which leave read-only copies for the
+ *                      next put to invalidate). run_dsm.sh checks that pages
+ *                      went in runs (default transport) or not (tcp).
  *   rma_check kill     the last rank SIGKILLs itself while the others keep
  *                      issuing operations homed at it: they must see
  *                      DM_ERR_PEER_FAILED ("rank R saw failure") or die by
@@ -605,6 +617,83 @@ static void mode_direct_threads(void)
     CHECK_OK(dm_barrier());
 }
 
+#define RUNS_PAGES  600
+#define RUNS_ROUNDS 14
+
+static void mode_runs(void)
+{
+    size_t total = RUNS_PAGES * g_page;
+    unsigned char *region = dm_alloc(total); /* block-cyclic: every rank is a home */
+    unsigned char *exp = calloc(1, total), *data = malloc(total), *got = malloc(total);
+    uint64_t rng = 0x5eed0005;
+
+    CHECK(region != NULL && exp != NULL && data != NULL && got != NULL, "allocation: %s",
+          dm_last_error());
+    for (int round = 0; round < RUNS_ROUNDS; round++) {
+        int actor = (int)(splitmix(&rng) % (uint64_t)g_n);
+        /* 0 none, 1 plain stores, 2 plain loads; the first rounds keep most pages uncached */
+        int spoil = round < RUNS_ROUNDS / 2 ? round % 3 == 2 : (int)(splitmix(&rng) % 3);
+        int spoiler = (actor + 1 + (int)(splitmix(&rng) % (uint64_t)(g_n > 1 ? g_n - 1 : 1))) % g_n;
+        size_t len = 64 * g_page + splitmix(&rng) % (total / 2), off;
+        size_t spots[3];
+
+        off = splitmix(&rng) % (total - len);
+        if (round % 3 == 0) {
+            off -= off % g_page; /* page aligned, like most large buffers */
+        }
+        fill(data, len, splitmix(&rng));
+        for (int k = 0; k < 3; k++) {
+            spots[k] = off + splitmix(&rng) % len;
+        }
+        if (spoil != 0 && g_n > 1) {
+            if (g_rank == spoiler) {
+                for (int k = 0; k < 3; k++) {
+                    if (spoil == 1) {
+                        region[spots[k]] = (unsigned char)(0xa0 + k); /* now its page */
+                    } else {
+                        CHECK(region[spots[k]] == exp[spots[k]],
+                              "round %d: read before the put at %zu", round, spots[k]);
+                    }
+                }
+            }
+            if (spoil == 1) {
+                for (int k = 0; k < 3; k++) {
+                    exp[spots[k]] = (unsigned char)(0xa0 + k);
+                }
+            }
+            CHECK_OK(dm_barrier());
+        }
+        if (g_rank == actor) {
+            if (round % 2 == 0) {
+                CHECK_OK(dm_put(region + off, data, len));
+            } else {
+                dm_request_t *r;
+
+                CHECK_OK(dm_put_nb(region + off, data, len, &r));
+                CHECK_OK(dm_wait(r));
+            }
+            CHECK_OK(dm_quiet());
+        }
+        memcpy(exp + off, data, len);
+        CHECK_OK(dm_barrier());
+        if (round >= RUNS_ROUNDS / 2 && round % 3 == 2 && (round / 3 + g_rank) % 2 == 0) {
+            /* read-only copies: the next put finds those pages S, goes by message */
+            check_plain(region, exp, 0, total, "plain loads after a large put", round);
+        } else {
+            memset(got, 0xee, total);
+            CHECK_OK(dm_get(got, region, total));
+            CHECK(memcmp(got, exp, total) == 0, "round %d: dm_get of the region after a put of "
+                  "%zu bytes at %zu by rank %d", round, len, off, actor);
+        }
+        CHECK_OK(dm_barrier());
+    }
+    CHECK_OK(dm_barrier());
+    dm_free(region);
+    free(exp);
+    free(data);
+    free(got);
+}
+
 static void mode_kill(void)
 {
     int last = g_n - 1, i;
@@ -677,10 +766,12 @@ int main(int argc, char **argv)
         mode_direct();
     } else if (strcmp(mode, "direct-threads") == 0) {
         mode_direct_threads();
+    } else if (strcmp(mode, "runs") == 0) {
+        mode_runs();
     } else if (strcmp(mode, "kill") == 0) {
         mode_kill();
     } else {
-        fprintf(stderr, "usage: rma_check ops|atomics|order|errors|direct|direct-threads|kill\n");
+        fprintf(stderr, "usage: rma_check ops|atomics|order|errors|direct|direct-threads|runs|kill\n");
         dm_finalize();
         return 2;
     }

@@ -44,7 +44,7 @@ fi
 # bigdata: the ranks' statistics (info level) must show evictions
 [ "$MODE" != bigdata ] || { DISTMEM_LOG_LEVEL=info; export DISTMEM_LOG_LEVEL; }
 # direct: the one-sided counts (info level)
-[ "$MODE" != direct ] || { DISTMEM_LOG_LEVEL=info; export DISTMEM_LOG_LEVEL; }
+[ "$MODE" != direct ] && [ "$MODE" != runs ] || { DISTMEM_LOG_LEVEL=info; export DISTMEM_LOG_LEVEL; }
 # emulate: one fault per page (no read-ahead); the fault path's counts (info level)
 [ "$MODE" != emulate ] || {
     DISTMEM_LOG_LEVEL=info; DISTMEM_PREFETCH=0; export DISTMEM_LOG_LEVEL DISTMEM_PREFETCH
@@ -152,6 +152,18 @@ kill)
             [ "$dir" -eq 0 ] || fail "$what: $dir ranks went direct over $TLS (want none)"
         fi
         what="$what; $dir of $N ranks went direct"
+    fi
+    if [ "$MODE" = runs ]; then
+        # same host: the multi-page puts went direct a run of pages at a time
+        # (not necessarily every rank put); over tcp nothing is direct
+        runs=$(grep -c "info: shared memory: .* direct on this host's home memory ([1-9][0-9]* pages in runs)" \
+               "$TMPD/run.err")
+        if [ "$TLS" = default ]; then
+            [ "$runs" -ge 1 ] || fail "$what: no rank put pages in runs"
+        else
+            [ "$runs" -eq 0 ] || fail "$what: $runs ranks put pages in runs over $TLS (want none)"
+        fi
+        what="$what; $runs of $N ranks put pages in runs"
     fi
     if [ "$MODE" = emulate ]; then
         # ranks 0 and 1 took turns as accessor: each says how many of its
