@@ -79,7 +79,7 @@
 #define DM_RMA_OUT 4            /* homes with an open batch in one issuing call */
 #define DM_RMA_BATCH_OPS 64     /* operations per message */
 #define DM_RMA_BATCH_BYTES 65536 /* data per message (at least one page) */
-#define DM_RMA_RUN_PAGES 64     /* page words a multi-page put holds at once (dm_rma_put_runs) */
+#define DM_RMA_RUN_PAGES 64     /* page words a multi-page put or get takes at once (dm_rma_runs) */
 
 enum {
     DM_RMA_PUT = 1,
@@ -1197,19 +1197,25 @@ dm_rma_fast(dm_dsm_t *d, uint8_t op, const void *gaddr, size_t len, const void *
 }
 
 /*
- * A put over several pages on the same-host direct path, a run of pages at
- * a time: takes the words of up to DM_RMA_RUN_PAGES consecutive pages (each
- * U and not held, its home a live rank of this host that shares home
- * memory, this rank included: the word orders whoever writes home memory;
- * by compare-and-swap, as dm_rma_direct_at does), copies the run into home
+ * A put (write) or get over several pages on the same-host direct path, a
+ * run of pages at a time. A put: takes the words of up to DM_RMA_RUN_PAGES
+ * consecutive pages (each U and not held, its home a live rank of this
+ * host that shares home memory, this rank included: the word orders
+ * whoever writes home memory; by compare-and-swap, as dm_rma_direct_at
+ * does), copies the run into home
  * memory with one memcpy, and releases the words still U (a release store:
  * whoever sees a word released sees the page's new bytes). Returns the
  * bytes done from the start; the caller sends the rest the usual way (a
  * word that is not U, or held, or a home that cannot be reached directly,
  * ends the run there). It never waits for a word while holding others (a
  * try, then stop), so it cannot deadlock with the home or another
- * initiator, who hold one word at a time. pre: as for dm_rma_fast's
- * direct path (no lock; src not distmem memory).
+ * initiator, who hold one word at a time. A get: the seqlock read of
+ * dm_rma_direct_at over the run: reads the words (each U or S and not
+ * held), copies with one memcpy, reads them again; all unchanged means no
+ * release came in between, so the bytes are the current data of every
+ * page (a run that changed goes the usual way, with the rest). buf: the
+ * put's data or the get's destination, not distmem memory. pre: as for
+ * dm_rma_fast's direct path (no lock).
  *
  * Why runs: page by page (the locked path, one memcpy of 4 KiB each) a
  * 1 MiB put reached 0.54-0.64x OpenSHMEM's bandwidth; one memcpy per run
@@ -1218,9 +1224,36 @@ dm_rma_fast(dm_dsm_t *d, uint8_t op, const void *gaddr, size_t len, const void *
  * Non-temporal stores gave a little more bandwidth but 2.7-2.9x the latency
  * of a 256 KiB put, since the destination then left the cache.
  */
-static size_t dm_rma_put_runs(dm_dsm_t *d, void *gaddr, const unsigned char *src, size_t len)
+/* Whether a run may include a page of home (-1: not known yet). */
+static inline int dm_rma_run_home_ok(dm_dsm_t *d, int home)
 {
-    uint64_t held[DM_RMA_RUN_PAGES];
+    return home >= 0 && (home == d->rank ? d->direct_home
+                                         : d->direct_peer[home] && !dm_tp_peer_failed(d->tp, home));
+}
+
+/* Takes (write) or reads the word of page for a run; 0 when the run must end before it. */
+static inline int dm_rma_run_word(dm_dsm_t *d, uint64_t page, int write, uint64_t *v_p)
+{
+    _Atomic uint64_t *w = &d->dwords[page];
+    uint64_t v = atomic_load_explicit(w, write ? memory_order_relaxed : memory_order_acquire);
+
+    if (!dm_rma_run_home_ok(d, dm_dsm_home_of(d, page)) || (v & DM_DSM_DW_HELD) != 0) {
+        return 0;
+    }
+    if (!write) {
+        *v_p = v;
+        return (v & DM_DSM_DW_STATE) != DM_DSM_DW_X;
+    }
+    *v_p = v;
+    return (v & DM_DSM_DW_STATE) == DM_DSM_DW_U &&
+           atomic_compare_exchange_strong_explicit(w, &v, v | DM_DSM_DW_HELD,
+                                                   memory_order_acquire, memory_order_relaxed);
+}
+
+static size_t dm_rma_runs(dm_dsm_t *d, int write, const void *gaddr, unsigned char *buf,
+                          size_t len)
+{
+    uint64_t word[DM_RMA_RUN_PAGES];
     uint64_t off, first, last;
     size_t done = 0;
 
@@ -1235,33 +1268,33 @@ static size_t dm_rma_put_runs(dm_dsm_t *d, void *gaddr, const unsigned char *src
         return 0;
     }
     while (done < len) {
-        uint64_t at = off + done, p0 = at >> d->page_shift, page;
-        unsigned n = 0;
+        uint64_t at = off + done, p0 = at >> d->page_shift;
+        unsigned n = 0, i;
         size_t run;
 
-        for (page = p0; page <= last && n < DM_RMA_RUN_PAGES; page++, n++) {
-            _Atomic uint64_t *w = &d->dwords[page];
-            uint64_t v = atomic_load_explicit(w, memory_order_relaxed);
-            int home = dm_dsm_home_of(d, page);
-
-            if (home < 0 ||
-                (home == d->rank ? !d->direct_home
-                                 : !d->direct_peer[home] || dm_tp_peer_failed(d->tp, home)) ||
-                (v & (DM_DSM_DW_HELD | DM_DSM_DW_STATE)) != DM_DSM_DW_U ||
-                !atomic_compare_exchange_strong_explicit(w, &v, v | DM_DSM_DW_HELD,
-                                                         memory_order_acquire,
-                                                         memory_order_relaxed)) {
-                break;
-            }
-            held[n] = v;
+        while (p0 + n <= last && n < DM_RMA_RUN_PAGES && dm_rma_run_word(d, p0 + n, write, &word[n])) {
+            n++;
         }
         if (n == 0) {
             break;
         }
         run = DM_MIN(len - done, ((p0 + n) << d->page_shift) - at);
-        memcpy(d->home_mem + at, src + done, run);
-        for (unsigned i = 0; i < n; i++) {
-            atomic_store_explicit(&d->dwords[p0 + i], (held[i] | 7u) + 1u, memory_order_release);
+        if (write) {
+            memcpy(d->home_mem + at, buf + done, run);
+            for (i = 0; i < n; i++) {
+                atomic_store_explicit(&d->dwords[p0 + i], (word[i] | 7u) + 1u,
+                                      memory_order_release); /* still U */
+            }
+        } else {
+            memcpy(buf + done, d->home_mem + at, run);
+            atomic_thread_fence(memory_order_acquire);
+            for (i = 0; i < n; i++) {
+                if (atomic_load_explicit(&d->dwords[p0 + i], memory_order_relaxed) != word[i]) {
+                    return done; /* a release came in between */
+                }
+            }
+        }
+        for (i = 0; i < n; i++) {
             dm_rma_direct_done(d, 0);
         }
         atomic_fetch_add_explicit(&d->st_rma_run_pages, n, memory_order_relaxed);
@@ -1418,7 +1451,8 @@ dm_status_t dm_dsm_put(dm_dsm_t *d, void *dst, const void *src, size_t len,
         return dm_error_set(DM_ERR_INVALID_PARAM, "dm_put: NULL source");
     }
     if (len > d->page_size && !dm_rma_needs_bounce(d, src, len)) {
-        size_t done = dm_rma_put_runs(d, dst, src, len);
+        /* write: buf is only read */
+        size_t done = dm_rma_runs(d, 1, dst, (unsigned char *)(uintptr_t)src, len);
 
         /* the part done is complete: the rest is a put of its own */
         dst = (unsigned char *)dst + done;
@@ -1484,6 +1518,20 @@ dm_status_t dm_dsm_get(dm_dsm_t *d, void *dst, const void *src, size_t len,
 
     if (len > 0 && dst == NULL) {
         return dm_error_set(DM_ERR_INVALID_PARAM, "dm_get: NULL destination");
+    }
+    if (len > d->page_size && !dm_rma_needs_bounce(d, dst, len)) {
+        size_t done = dm_rma_runs(d, 0, src, dst, len);
+
+        /* the part done is complete: the rest is a get of its own */
+        dst = (unsigned char *)dst + done;
+        src = (const unsigned char *)src + done;
+        len -= done;
+        if (len == 0) {
+            if (req_p != NULL) {
+                *req_p = &dm_rma_done_req;
+            }
+            return DM_OK;
+        }
     }
     if (!dm_rma_needs_bounce(d, dst, len) &&
         dm_rma_fast(d, DM_RMA_GET, src, len, NULL, dst, 0, 0, NULL)) {

@@ -48,7 +48,7 @@
  *   rma_check runs     puts over many pages (256 KiB to 2.3 MiB, any
  *                      alignment) on a region spread over every home: on the
  *                      same host they go direct a run of page words at a time
- *                      (rma.c dm_rma_put_runs); before some puts other ranks
+ *                      (rma.c dm_rma_runs); before some puts other ranks
  *                      write a few pages of the range with plain stores (the
  *                      run must stop there: the page is theirs) or read a few
  *                      (read-shared); after each put every rank checks the
