@@ -21,7 +21,7 @@ static _Thread_local dm_status_t dm_error_code;
  * of the dynamic TLS lookup the detail buffer needs in a shared library.
  * One byte, so it fits the static TLS room a dlopen'ed library gets.
  */
-static _Thread_local unsigned char dm_error_dirty __attribute__((tls_model("initial-exec")));
+_Thread_local unsigned char dm_error_dirty __attribute__((tls_model("initial-exec")));
 
 const char *dm_status_string(dm_status_t status)
 {
@@ -66,11 +66,9 @@ dm_status_t dm_error_set(dm_status_t status, const char *fmt, ...)
     return status;
 }
 
-void dm_error_clear(void)
+void dm_error_clear_slow(void)
 {
-    if (dm_error_dirty) {
-        dm_error_detail[0] = '\0';
-        dm_error_code = DM_OK;
-        dm_error_dirty = 0;
-    }
+    dm_error_detail[0] = '\0';
+    dm_error_code = DM_OK;
+    dm_error_dirty = 0;
 }

@@ -1425,6 +1425,7 @@ dm_status_t dm_dsm_create(dm_tp_t *tp, const dm_config_t *cfg, dm_dsm_t **dsm_p)
         return dm_error_set(DM_ERR_NO_MEMORY, "shared memory runtime");
     }
     d->tp = tp;
+    d->peer_failed = dm_tp_failed_flags(tp);
     d->rank = dm_tp_rank(tp);
     d->nranks = dm_tp_nranks(tp);
     d->page_size = (size_t)sysconf(_SC_PAGESIZE);

@@ -192,6 +192,7 @@ struct dm_dsm {
     size_t              home_bytes;    /* home_mem's mapping */
     int                 direct_home;   /* this rank's home memory is shared: hold words */
     int                 direct_leader; /* the rank of this host that discards freed pages; -1 */
+    const atomic_uchar *peer_failed;   /* [nranks] the transport's failed flags (dm_tp_failed_flags) */
     uint8_t            *direct_peer;   /* [nranks]: 1 where that rank's pages may be accessed directly */
     int                *direct_pidfd;  /* [nranks]: pidfd of each such rank (its death), else -1 */
     _Atomic uint64_t   *dwords;        /* [npages] page words (direct.c's essay) */

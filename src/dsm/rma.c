@@ -252,10 +252,18 @@ dm_rma_apply_at(unsigned char *p, uint8_t op, size_t len, int64_t a, int64_t b, 
 
     switch (op) {
     case DM_RMA_PUT:
-        memcpy(p, data, len);
+        if (len == 8) {
+            __builtin_memcpy(p, data, 8); /* a word: no call into the C library */
+        } else {
+            memcpy(p, data, len);
+        }
         return 0;
     case DM_RMA_GET:
-        memcpy(out, p, len);
+        if (len == 8) {
+            __builtin_memcpy(out, p, 8);
+        } else {
+            memcpy(out, p, len);
+        }
         return 0;
     case DM_RMA_FADD:
         return __atomic_fetch_add(w, a, __ATOMIC_SEQ_CST);
@@ -1172,7 +1180,8 @@ dm_rma_fast(dm_dsm_t *d, uint8_t op, const void *gaddr, size_t len, const void *
     }
     if (d->direct_peer != NULL && d->direct_peer[home] &&
         atomic_load_explicit(&d->rma_inflight, memory_order_acquire) == 0 &&
-        !dm_tp_peer_failed(d->tp, home) && dm_dsm_direct_span_hit(d, page) &&
+        !atomic_load_explicit(&d->peer_failed[home], memory_order_relaxed) &&
+        dm_dsm_direct_span_hit(d, page) &&
         dm_rma_direct_at(d, op, off, len, data, out, a, b, old_p)) {
         dm_rma_direct_done(d, 0);
         return 1;
@@ -1228,7 +1237,9 @@ dm_rma_fast(dm_dsm_t *d, uint8_t op, const void *gaddr, size_t len, const void *
 static inline int dm_rma_run_home_ok(dm_dsm_t *d, int home)
 {
     return home >= 0 && (home == d->rank ? d->direct_home
-                                         : d->direct_peer[home] && !dm_tp_peer_failed(d->tp, home));
+                                         : d->direct_peer[home] &&
+                                               !atomic_load_explicit(&d->peer_failed[home],
+                                                                     memory_order_relaxed));
 }
 
 /* Takes (write) or reads the word of page for a run; 0 when the run must end before it. */

@@ -248,6 +248,7 @@ void dm_tp_peer_fail(dm_tp_t *tp, int peer, const char *reason)
     p = &tp->peers[peer];
     pthread_mutex_lock(&tp->fail_lock);
     if (atomic_compare_exchange_strong(&p->failed, &expected, 1)) {
+        atomic_store_explicit(&tp->failed_flags[peer], 1, memory_order_release);
         if (atomic_load_explicit(&p->departed, memory_order_acquire)) {
             /* it said goodbye: its endpoint closing is its normal end */
             snprintf(p->reason, sizeof(p->reason), "it finished and left the job (then: %s)",
@@ -270,6 +271,11 @@ void dm_tp_peer_fail(dm_tp_t *tp, int peer, const char *reason)
 int dm_tp_peer_failed(dm_tp_t *tp, int peer)
 {
     return atomic_load_explicit(&tp->peers[peer].failed, memory_order_acquire);
+}
+
+const atomic_uchar *dm_tp_failed_flags(dm_tp_t *tp)
+{
+    return tp->failed_flags;
 }
 
 int dm_tp_peer_departed(dm_tp_t *tp, int peer)
@@ -1336,7 +1342,10 @@ dm_status_t dm_tp_create(dm_boot_t *boot, const dm_config_t *cfg, dm_tp_t **tp_p
     dm_tp_host_id(tp->host_id);
     tp->shm_allowed = dm_tp_shm_allowed(getenv("UCX_TLS"));
     tp->peers = calloc((size_t)tp->nranks, sizeof(*tp->peers));
-    if (tp->peers == NULL) {
+    tp->failed_flags = calloc((size_t)tp->nranks, sizeof(*tp->failed_flags));
+    if (tp->peers == NULL || tp->failed_flags == NULL) {
+        free(tp->peers);
+        free((void *)tp->failed_flags);
         free(tp);
         return dm_error_set(DM_ERR_NO_MEMORY, "peer table for %d ranks", boot->nranks);
     }
@@ -1453,6 +1462,7 @@ err_free:
     pthread_mutex_destroy(&tp->desc_lock);
     pthread_mutex_destroy(&tp->ucx_lock);
     free(tp->peers);
+    free((void *)tp->failed_flags);
     free(tp);
     return st;
 }
@@ -1618,5 +1628,6 @@ void dm_tp_destroy(dm_tp_t *tp)
     pthread_mutex_destroy(&tp->desc_lock);
     pthread_mutex_destroy(&tp->ucx_lock);
     free(tp->peers);
+    free((void *)tp->failed_flags);
     free(tp);
 }

@@ -40,6 +40,7 @@
 #ifndef DM_TRANSPORT_TP_H
 #define DM_TRANSPORT_TP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -237,6 +238,13 @@ int dm_tp_peer_failed(dm_tp_t *tp, int peer);
  * more, and its leaving is not a failure (dm_tp_nfailed does not count it).
  */
 int dm_tp_peer_departed(dm_tp_t *tp, int peer);
+
+/*
+ * The failed flags of all ranks, one byte each (1: dm_tp_peer_failed), valid
+ * until dm_tp_destroy: for fast paths that check a peer on every operation
+ * without a call (a relaxed load; the flag never goes back to 0).
+ */
+const atomic_uchar *dm_tp_failed_flags(dm_tp_t *tp);
 
 /* The lowest rank marked failed that did not depart normally; -1 when none. */
 int dm_tp_first_failed(dm_tp_t *tp);

@@ -70,6 +70,7 @@ struct dm_tp {
     ucp_worker_h    worker;
     dm_tp_peer_t   *peers;        /* [nranks] */
     atomic_int      nfailed;      /* number of peers marked failed */
+    atomic_uchar   *failed_flags; /* [nranks]: peers[r].failed as bytes, for inline checks */
     atomic_int      neps;         /* endpoints opened */
     /*
      * Serializes every call into UCX (the worker runs in SERIALIZED mode).
