@@ -25,8 +25,9 @@
  *
  * Copies (inclusive for clean pages). Where a tier keeps a home slot for
  * every page (`keeps`: it takes runs, i.e. nvme, and its capacity is at
- * least the store's pages, the usual spill file; never dram, pfs or gpu,
- * whose max_io_pages is 1), a page promoted out of it keeps its slot there:
+ * least the store's pages, the usual spill file; never pfs, whose
+ * max_io_pages is 1, nor the upper tiers dram and gpu, whose runs the store
+ * does not use), a page promoted out of it keeps its slot there:
  * pages[p].(ctier, cslot) names the copy, which is not freed, not discarded
  * (no hole punched) and not on the free stack, so its data stays. The copy
  * is CLEAN (holds the page's current data) or DIRTY (PG_DIRTY: old data;
@@ -2374,7 +2375,10 @@ dm_status_t dm_store_create(const dm_store_params_t *p, dm_store_t **store_p)
         ts->info = info[i];
         pthread_mutex_init(&ts->io_lock, NULL);
         ts->concurrent = ts->info.concurrent;
-        ts->runs = ts->info.kind != DM_STORE_KIND_DRAM && ts->info.max_io_pages > 1;
+        /* runs and home slots for the lower tiers only: dram and gpu are upper
+         * tiers whose slots go to whichever pages are hot */
+        ts->runs = ts->info.kind != DM_STORE_KIND_DRAM && ts->info.kind != DM_STORE_KIND_GPU &&
+                   ts->info.max_io_pages > 1;
         ts->max_run = DM_MIN(RUN_MAX, DM_MAX(1u, ts->info.max_io_pages));
         /* copies only where every page has a slot of its own (its home): a
          * copy then never takes a slot another page needs (see "Copies") */

@@ -35,7 +35,8 @@
  * run) to or from one buffer of npages * page_size bytes, with one I/O
  * where the backend can (nvme: one read or write of the whole run; dram: one
  * memcpy): a store moving 64 neighbouring pages pays one device operation,
- * not 64. At most dm_store_tier_query().max_io_pages (1 for pfs and gpu).
+ * not 64. At most dm_store_tier_query().max_io_pages (1 for pfs; gpu: one
+ * cudaMemcpyAsync for the run).
  *
  * Errors, for every function that returns dm_status_t: the code, and a
  * detail in dm_last_error() naming the tier, slot and errno text. The

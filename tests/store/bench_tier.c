@@ -48,15 +48,7 @@ static void permute(uint64_t n)
     g_perm = malloc(n * sizeof(*g_perm));
     CHECK(g_perm != NULL, "no memory");
     g_nperm = n;
-    for (uint64_t i = 0; i < n; i++) {
-        g_perm[i] = i;
-    }
-    for (uint64_t i = n - 1; i > 0; i--) {
-        uint64_t j = store_rand(&seed) % (i + 1), x = g_perm[i];
-
-        g_perm[i] = g_perm[j];
-        g_perm[j] = x;
-    }
+    store_shuffle(g_perm, n, &seed);
 }
 
 static void drop_caches(void)

@@ -121,6 +121,20 @@ static inline uint64_t store_rand(uint64_t *s)
     return *s;
 }
 
+/* Fills v with 0 .. n-1 in a random order (Fisher-Yates, store_rand from *seed). */
+static inline void store_shuffle(uint64_t *v, uint64_t n, uint64_t *seed)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        v[i] = i;
+    }
+    for (uint64_t i = n; i > 1; i--) {
+        uint64_t j = store_rand(seed) % i, x = v[i - 1];
+
+        v[i - 1] = v[j];
+        v[j] = x;
+    }
+}
+
 static inline void *store_alloc(size_t len)
 {
     void *p = aligned_alloc(4096, (len + 4095) & ~(size_t)4095);

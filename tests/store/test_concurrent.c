@@ -20,8 +20,8 @@
  *                 then holds one whole write (never a mix), one that was not
  *                 followed by a write started after it returned
  *                 (then the same, shorter, with a tier that is not concurrent
- *                 and takes no runs: dram over pfs; gpu over nvme, skipped
- *                 without a GPU)
+ *                 and whose runs the store does not use: dram over pfs; gpu
+ *                 over nvme, skipped without a GPU)
  *   read-ahead    a sequential reader while another thread writes the pages
  *                 ahead of it (in its read-ahead window): no write lost,
  *                 every read within its model bounds; read-ahead asked and
@@ -258,7 +258,8 @@ static void tier_runs(dm_store_kind_t kind)
 #define NPAGES   1024u
 
 /* upper (dram, or gpu) over lower (nvme, or pfs); pfs and gpu are tiers
- * that are not concurrent and take no runs. NULL when upper cannot be made. */
+ * that are not concurrent, and the store uses runs of neither. NULL when
+ * upper cannot be made. */
 static dm_store_t *make_kinds(dm_store_kind_t upper, dm_store_kind_t lower, int worker,
                               double budget_mbs)
 {

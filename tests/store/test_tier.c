@@ -7,7 +7,15 @@
  * - random reads and writes against a model of what each slot holds;
  * - asynchronous writes and reads with queue_depth in flight, DM_ERR_BUSY
  *   beyond it, completions in any order, each with its own status;
+ * - a synchronous write, then at once an asynchronous read of the same slot:
+ *   the read returns what the write wrote (write's DM_OK means "in the tier",
+ *   also for operations on the gpu tier's own stream);
  * - the same through registered memory (io_uring fixed buffers on nvme);
+ * - runs, where the tier takes them (max_io_pages > 1: dram, nvme, gpu):
+ *   operations of 1..64 consecutive slots (up to max_io_pages) written and
+ *   read with the queue full, synchronous reads and writes of other slots
+ *   between them, discarded slots inside read runs reading as zeros, every
+ *   page checked; a run longer than max_io_pages or past the end refused;
  * - wrong calls: slot >= capacity, NULL or misaligned buffers (O_DIRECT),
  *   NULL io, unknown op: DM_ERR_INVALID_PARAM, nothing happens, no crash;
  * - discard: used drops, the slot reads as zeros;
@@ -142,6 +150,20 @@ static unsigned reap(dm_store_tier_t *t, size_t ps, unsigned min, const uint64_t
     return n;
 }
 
+/* Reaps until nothing is in flight. */
+static void drain(dm_store_tier_t *t, size_t ps, const uint64_t *gen, unsigned *busy_slot)
+{
+    dm_store_tier_info_t info;
+
+    for (;;) {
+        dm_store_tier_query(t, &info);
+        if (info.in_flight == 0) {
+            return;
+        }
+        reap(t, ps, info.in_flight, gen, busy_slot);
+    }
+}
+
 /*
  * Writes every slot once more, then reads all, asynchronously, keeping the
  * queue full. One slot has at most one operation in flight (the pre:).
@@ -151,7 +173,6 @@ static void test_async(dm_store_tier_t *t, size_t ps, uint64_t *gen, char *pool)
     dm_store_io_t ios[QD];
     unsigned busy[QD] = { 0 };
     uint64_t seed = 42, order[CAPACITY];
-    dm_store_tier_info_t info;
 
     for (uint64_t s = 0; s < CAPACITY; s++) {
         order[s] = s;
@@ -190,15 +211,276 @@ static void test_async(dm_store_tier_t *t, size_t ps, uint64_t *gen, char *pool)
             busy[b] = 1;
             next++;
         }
-        for (;;) {
-            dm_store_tier_query(t, &info);
-            if (info.in_flight == 0) {
+        drain(t, ps, gen, busy);
+    }
+    CHECK_OK(dm_store_tier_flush(t));
+}
+
+/*
+ * A synchronous write, then at once an asynchronous read of the same slot,
+ * for every slot in a random order: the read returns the bytes written, also
+ * when the writer's buffer is overwritten as soon as write returned. Pass 0
+ * waits for each read before the next write; pass 1 keeps up to QD reads in
+ * flight (of other slots) while the next writes run. Catches a backend whose
+ * synchronous write returns before the data landed where its asynchronous
+ * operations look (e.g. a copy on another GPU stream).
+ */
+static void test_sync_then_async(dm_store_tier_t *t, size_t ps, uint64_t *gen, char *pool)
+{
+    dm_store_io_t ios[QD];
+    unsigned busy[QD] = { 0 };
+    uint64_t seed = 0x51a5ull, order[CAPACITY];
+    char *buf = store_alloc(ps);
+
+    store_shuffle(order, CAPACITY, &seed);
+    for (int pass = 0; pass < 2; pass++) {
+        uint64_t next = 0;
+
+        while (next < CAPACITY) {
+            uint64_t s = order[next];
+            unsigned b = 0;
+
+            while (b < QD && busy[b]) {
+                b++;
+            }
+            if (b == QD) {
+                reap(t, ps, 1, gen, busy);
+                continue;
+            }
+            gen[s]++;
+            store_fill(buf, ps, s, gen[s]);
+            CHECK_OK(dm_store_tier_write(t, s, buf));
+            store_fill(buf, ps, s, gen[s] + 1); /* the tier must not look at buf again */
+            ios[b] = (dm_store_io_t){ .op = DM_STORE_OP_READ, .slot = s, .buf = pool + b * ps,
+                                      .arg = (void *)(uintptr_t)b };
+            memset(ios[b].buf, 0, ps);
+            CHECK_OK(dm_store_tier_submit(t, &ios[b]));
+            busy[b] = 1;
+            next++;
+            if (pass == 0) {
+                reap(t, ps, 1, gen, busy);
+            }
+        }
+        drain(t, ps, gen, busy);
+    }
+    CHECK_OK(dm_store_tier_flush(t));
+    free(buf);
+}
+
+/* ---- runs ---- */
+
+#define RUN_PAGES 64u    /* the longest run tried (capped at max_io_pages) */
+#define RUN_OPS   1000u  /* operations per pass */
+
+typedef struct runs {
+    dm_store_tier_t *t;
+    size_t           ps;
+    uint32_t         maxrun;
+    uint64_t        *gen;
+    char            *pool;            /* QD buffers of maxrun pages */
+    dm_store_io_t    ios[QD];
+    int              busy[QD];        /* buffer i's io is in flight */
+    uint8_t          slot_busy[CAPACITY];
+    uint64_t         seed;
+} runs_t;
+
+static char *run_buf(runs_t *r, unsigned b)
+{
+    return r->pool + (size_t)b * r->maxrun * r->ps;
+}
+
+/* Reaps at least min operations; each read run is checked page by page. */
+static void runs_reap(runs_t *r, unsigned min)
+{
+    dm_store_io_t *done[QD];
+    unsigned n = 0;
+
+    CHECK_OK(dm_store_tier_poll(r->t, min, done, QD, &n));
+    CHECK(n >= min, "poll gave %u, want at least %u", n, min);
+    for (unsigned i = 0; i < n; i++) {
+        dm_store_io_t *io = done[i];
+        uint32_t np = io->npages ? io->npages : 1;
+        unsigned b = (unsigned)(uintptr_t)io->arg;
+
+        CHECK(io->status == DM_OK, "async %s run of %u at slot %llu: %s: %s",
+              io->op == DM_STORE_OP_READ ? "read" : "write", np, (unsigned long long)io->slot,
+              dm_status_name(io->status), dm_last_error());
+        for (uint32_t k = 0; k < np; k++) {
+            uint64_t s = io->slot + k;
+            const char *page = (const char *)io->buf + (size_t)k * r->ps;
+
+            if (io->op == DM_STORE_OP_READ) {
+                CHECK(store_match(page, r->ps, s, r->gen[s]),
+                      "read run of %u at slot %llu: page %u (slot %llu): want generation "
+                      "%llu, found %ld", np, (unsigned long long)io->slot, k,
+                      (unsigned long long)s, (unsigned long long)r->gen[s],
+                      store_which(page, r->ps, s, r->gen[s] + 4));
+            }
+            r->slot_busy[s] = 0;
+        }
+        r->busy[b] = 0;
+    }
+}
+
+static void runs_drain(runs_t *r)
+{
+    dm_store_tier_info_t info;
+
+    for (;;) {
+        dm_store_tier_query(r->t, &info);
+        if (info.in_flight == 0) {
+            return;
+        }
+        runs_reap(r, info.in_flight);
+    }
+}
+
+/*
+ * One pass of RUN_OPS operations: op READ or WRITE, or 0 for a mix, in
+ * which one in eight is a synchronous write or read of a single slot that
+ * no operation in flight touches (on gpu: ordered with the runs on the
+ * tier's stream). A slot is in at most one operation in flight.
+ */
+static void runs_pass(runs_t *r, dm_store_op_t op)
+{
+    char *one = store_alloc(r->ps);
+
+    for (unsigned done = 0; done < RUN_OPS;) {
+        uint64_t x = store_rand(&r->seed);
+        uint32_t np = 1 + (uint32_t)(x % r->maxrun);
+        uint64_t slot, s;
+        dm_store_op_t o = op ? op : (x >> 20) & 1 ? DM_STORE_OP_WRITE : DM_STORE_OP_READ;
+        unsigned b = 0;
+        int sync = op == 0 && ((x >> 21) & 7) == 0;
+        uint32_t k;
+
+        if ((x >> 24) % 4 == 0) {
+            np = r->maxrun; /* the longest often: the edge of max_io_pages */
+        }
+        if (sync) {
+            np = 1;
+        }
+        slot = (x >> 32) % (CAPACITY - np + 1);
+        for (k = 0; k < np && !r->slot_busy[slot + k]; k++) {
+        }
+        if (k < np) {
+            runs_reap(r, 1); /* a slot of it is in flight (there is one, so poll may wait) */
+            continue;
+        }
+        if (sync) {
+            if (o == DM_STORE_OP_WRITE) {
+                r->gen[slot]++;
+                store_fill(one, r->ps, slot, r->gen[slot]);
+                CHECK_OK(dm_store_tier_write(r->t, slot, one));
+            } else {
+                expect(r->t, r->ps, one, slot, r->gen[slot]);
+            }
+            done++;
+            continue;
+        }
+        while (b < QD && r->busy[b]) {
+            b++;
+        }
+        if (b == QD) {
+            /* queue full: one more must be refused, then reap */
+            dm_store_io_t extra = { .op = o, .slot = slot, .npages = np, .buf = run_buf(r, 0) };
+
+            CHECK_ST(dm_store_tier_submit(r->t, &extra), DM_ERR_BUSY);
+            runs_reap(r, 1);
+            continue;
+        }
+        r->ios[b] = (dm_store_io_t){ .op = o, .slot = slot, .buf = run_buf(r, b),
+                                     .arg = (void *)(uintptr_t)b,
+                                     /* npages 0 means 1 */
+                                     .npages = np == 1 && ((x >> 26) & 1) ? 0 : np };
+        for (k = 0; k < np; k++) {
+            s = slot + k;
+            if (o == DM_STORE_OP_WRITE) {
+                r->gen[s]++;
+                store_fill(run_buf(r, b) + (size_t)k * r->ps, r->ps, s, r->gen[s]);
+            } else {
+                memset(run_buf(r, b) + (size_t)k * r->ps, 0xee, r->ps);
+            }
+            r->slot_busy[s] = 1;
+        }
+        CHECK_OK(dm_store_tier_submit(r->t, &r->ios[b]));
+        r->busy[b] = 1;
+        done++;
+    }
+    runs_drain(r);
+    free(one);
+}
+
+/*
+ * Runs (tier.h "Runs"), where the tier takes them: a write pass, a read pass
+ * after some slots were discarded (they read as zeros inside runs, also
+ * where the backend still holds their old bytes), then a mixed pass with
+ * synchronous operations between the runs; first from plain memory, then,
+ * when registration is possible (pinning a few MiB may hit RLIMIT_MEMLOCK),
+ * from registered memory. The discarded slots are written again at the end.
+ */
+static void test_runs(dm_store_tier_t *t, const dm_store_tier_info_t *info, uint64_t *gen)
+{
+    runs_t *r = calloc(1, sizeof(*r));
+    dm_store_io_t io;
+    unsigned id = 0;
+    int reg = 0;
+
+    CHECK(r != NULL, "no memory");
+    r->t = t;
+    r->ps = info->page_size;
+    r->maxrun = info->max_io_pages < RUN_PAGES ? info->max_io_pages : RUN_PAGES;
+    r->gen = gen;
+    r->seed = 0x7275ull;
+    r->pool = store_alloc((size_t)QD * r->maxrun * r->ps);
+
+    /* refused: longer than max_io_pages, past the end */
+    io = (dm_store_io_t){ .op = DM_STORE_OP_READ, .slot = 0, .buf = r->pool,
+                          .npages = info->max_io_pages + 1 };
+    CHECK_ST(dm_store_tier_submit(t, &io), DM_ERR_INVALID_PARAM);
+    io.op = DM_STORE_OP_WRITE;
+    CHECK_ST(dm_store_tier_submit(t, &io), DM_ERR_INVALID_PARAM);
+    io = (dm_store_io_t){ .op = DM_STORE_OP_WRITE, .slot = CAPACITY - 1, .buf = r->pool,
+                          .npages = 2 };
+    CHECK_ST(dm_store_tier_submit(t, &io), DM_ERR_INVALID_PARAM);
+
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            dm_status_t st = dm_store_tier_mem_register(t, r->pool,
+                                                        (size_t)QD * r->maxrun * r->ps, &id);
+
+            if (st == DM_ERR_NO_MEMORY) {
+                printf("%s: runs from registered memory skipped: %s\n", info->name,
+                       dm_last_error());
                 break;
             }
-            reap(t, ps, info.in_flight, gen, busy);
+            CHECK_OK(st);
+            reg = 1;
+        }
+        runs_pass(r, DM_STORE_OP_WRITE);
+        for (uint64_t s = (uint64_t)pass * 5; s < CAPACITY; s += 37) {
+            CHECK_OK(dm_store_tier_discard(t, s));
+            gen[s] = 0;
+        }
+        runs_pass(r, DM_STORE_OP_READ);
+        runs_pass(r, 0);
+        if (reg) {
+            dm_store_tier_mem_unregister(t, id);
+        }
+    }
+    /* the slots still discarded hold data again (later tests count on it) */
+    for (uint64_t s = 0; s < CAPACITY; s++) {
+        if (gen[s] == 0) {
+            gen[s] = 1;
+            store_fill(r->pool, r->ps, s, 1);
+            CHECK_OK(dm_store_tier_write(t, s, r->pool));
         }
     }
     CHECK_OK(dm_store_tier_flush(t));
+    printf("%s: runs of 1..%u pages: ok%s\n", info->name, r->maxrun,
+           reg ? " (also from registered memory)" : "");
+    free(r->pool);
+    free(r);
 }
 
 static void test_errors(dm_store_tier_t *t, const dm_store_tier_info_t *info)
@@ -304,6 +586,16 @@ int main(int argc, char **argv)
         store_skip(why);
     }
     CHECK_OK(st);
+    if (g_params.kind == DM_STORE_KIND_GPU) {
+        /*
+         * The CUDA runtime opens its device files (/dev/nvidia*: 33 on an
+         * H200) at its first call and keeps them until the process exits.
+         * They are not the tier's: count from a created and destroyed tier.
+         */
+        dm_store_tier_destroy(t);
+        fds0 = store_fd_count();
+        CHECK_OK(dm_store_tier_create(&g_params, &t));
+    }
     dm_store_tier_query(t, &info);
     CHECK(info.capacity == CAPACITY && info.page_size == 4096 && info.queue_depth == QD &&
           info.kind == g_params.kind && info.distance > 0 && info.used == 0,
@@ -320,13 +612,21 @@ int main(int argc, char **argv)
     test_basic(t, &info, gen);
     test_random(t, info.page_size, gen);
     pool = store_alloc(QD * info.page_size);
+    test_sync_then_async(t, info.page_size, gen, pool);
     test_async(t, info.page_size, gen, pool);
     /* again through registered memory (fixed buffers) */
     CHECK_OK(dm_store_tier_mem_register(t, pool, QD * info.page_size, &id));
+    test_sync_then_async(t, info.page_size, gen, pool);
     test_async(t, info.page_size, gen, pool);
     dm_store_tier_mem_unregister(t, id);
     dm_store_tier_mem_unregister(t, id); /* unknown id: ignored */
     test_async(t, info.page_size, gen, pool);
+    dm_store_tier_query(t, &info);
+    if (info.max_io_pages > 1) {
+        test_runs(t, &info, gen);
+    } else {
+        printf("%s: takes no runs (max_io_pages 1)\n", info.name);
+    }
     dm_store_tier_query(t, &info);
     test_errors(t, &info);
     test_discard(t, info.page_size, gen);
