@@ -249,7 +249,10 @@ static int dm_coh_sharers_find(const dm_coh_sharers_t *s, int32_t r, uint32_t *p
     return lo < s->count && s->ranks[lo] == r;
 }
 
-/* Makes room for one more rank; the only allocation of the sharer set. */
+/*
+ * Makes room for extra more ranks: in the entry's inline array while they
+ * fit there, else on the heap (the only allocation of the sharer set).
+ */
 static int dm_coh_sharers_reserve(dm_coh_sharers_t *s, uint32_t extra)
 {
     uint32_t cap;
@@ -258,11 +261,23 @@ static int dm_coh_sharers_reserve(dm_coh_sharers_t *s, uint32_t extra)
     if (s->count + extra <= s->cap) {
         return 0;
     }
-    cap = s->cap ? s->cap * 2 : 4;
+    if (s->cap == 0 && s->count + extra <= DM_COH_SHARERS_INLINE) {
+        s->ranks = s->inl;
+        s->cap = DM_COH_SHARERS_INLINE;
+        return 0;
+    }
+    cap = s->cap ? s->cap * 2 : 2 * DM_COH_SHARERS_INLINE;
     while (cap < s->count + extra) {
         cap *= 2;
     }
-    r = realloc(s->ranks, cap * sizeof(*r));
+    if (s->ranks == s->inl) {
+        r = malloc(cap * sizeof(*r));
+        if (r != NULL) {
+            memcpy(r, s->inl, s->count * sizeof(*r));
+        }
+    } else {
+        r = realloc(s->ranks, cap * sizeof(*r));
+    }
     if (r == NULL) {
         return -1;
     }
@@ -308,7 +323,9 @@ void dm_coh_dir_init(dm_coh_dir_t *dir)
 
 void dm_coh_dir_cleanup(dm_coh_dir_t *dir)
 {
-    free(dir->sharers.ranks);
+    if (dir->sharers.ranks != dir->sharers.inl) {
+        free(dir->sharers.ranks);
+    }
     free(dir->queue);
     memset(dir, 0, sizeof(*dir));
 }

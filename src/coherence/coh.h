@@ -85,12 +85,20 @@ typedef void (*dm_coh_emit_t)(void *ctx, const dm_coh_action_t *action);
 /*
  * The set of ranks holding read-only copies, at the home. Its memory is
  * proportional to the number of sharers (a sorted array), not to the job
- * size: no 64-bit masks, no N-bit vectors for pages nobody shares.
+ * size: no 64-bit masks, no N-bit vectors for pages nobody shares. The
+ * first DM_COH_SHARERS_INLINE sharers live in the entry itself (ranks
+ * points at inl), so the common read-shared page costs no allocation on
+ * the home's message path; beyond that the array is on the heap.
+ * Invariant: while ranks == inl the struct must not be copied or moved (a
+ * directory entry stays where it was allocated; see dsm.c's slab).
  */
+#define DM_COH_SHARERS_INLINE 4
+
 typedef struct dm_coh_sharers {
-    int32_t *ranks; /* sorted, no duplicates */
+    int32_t *ranks; /* sorted, no duplicates; inl, a heap array, or NULL (cap 0) */
     uint32_t count;
     uint32_t cap;
+    int32_t  inl[DM_COH_SHARERS_INLINE];
 } dm_coh_sharers_t;
 
 typedef enum dm_coh_home_state {

@@ -508,15 +508,55 @@ static void dm_dsm_set_state(dm_dsm_t *d, uint64_t page, dm_coh_state_t old, dm_
     atomic_store_explicit(&d->pages[page].state, (uint8_t)s, memory_order_release);
 }
 
+#define DM_DSM_DIRENT_CHUNK 256 /* directory entries per allocation */
+
+typedef struct dm_dsm_dirent_chunk {
+    struct dm_dsm_dirent_chunk *next;
+    dm_dsm_dirent_t             e[DM_DSM_DIRENT_CHUNK];
+} dm_dsm_dirent_chunk_t;
+
+/*
+ * One more chunk of free directory entries: one allocation per
+ * DM_DSM_DIRENT_CHUNK pages that become shared, so directory memory still
+ * follows the pages actually shared. Returns -1 when out of memory.
+ */
+static int dm_dsm_dirent_refill(dm_dsm_t *d)
+{
+    dm_dsm_dirent_chunk_t *c = malloc(sizeof(*c));
+
+    if (c == NULL) {
+        return -1;
+    }
+    c->next = d->dirent_chunks;
+    d->dirent_chunks = c;
+    for (int i = DM_DSM_DIRENT_CHUNK - 1; i >= 0; i--) {
+        c->e[i].next = d->dirent_free;
+        d->dirent_free = &c->e[i];
+    }
+    return 0;
+}
+
+static void dm_dsm_dirent_cleanup(dm_dsm_t *d)
+{
+    dm_dsm_dirent_chunk_t *c;
+
+    while ((c = d->dirent_chunks) != NULL) {
+        d->dirent_chunks = c->next;
+        free(c);
+    }
+    d->dirent_free = NULL;
+}
+
 dm_dsm_dirent_t *dm_dsm_dirent(dm_dsm_t *d, uint64_t page)
 {
     dm_dsm_dirent_t *e = d->dirs[page];
 
     if (e == NULL) {
-        e = malloc(sizeof(*e));
-        if (e == NULL) {
+        if (d->dirent_free == NULL && dm_dsm_dirent_refill(d) != 0) {
             return NULL;
         }
+        e = d->dirent_free;
+        d->dirent_free = e->next;
         dm_coh_dir_init(&e->dir);
         e->rma_head = e->rma_tail = NULL;
         e->prev = NULL;
@@ -546,7 +586,8 @@ static void dm_dsm_dir_drop(dm_dsm_t *d, uint64_t page)
         e->next->prev = e->prev;
     }
     dm_coh_dir_cleanup(&e->dir);
-    free(e);
+    e->next = d->dirent_free;
+    d->dirent_free = e;
     d->dirs[page] = NULL;
 }
 
@@ -1506,7 +1547,8 @@ dm_status_t dm_dsm_create(dm_tp_t *tp, const dm_config_t *cfg, dm_dsm_t **dsm_p)
             goto err_maps;
         }
     }
-    if (d->pages == NULL || d->dirs == NULL || d->scratch == NULL) {
+    /* the first chunk of directory entries now: the first pages shared cost no allocation */
+    if (d->pages == NULL || d->dirs == NULL || d->scratch == NULL || dm_dsm_dirent_refill(d) != 0) {
         st = dm_error_set(DM_ERR_NO_MEMORY, "page tables for %zu bytes",
                           d->gas.size);
         goto err_maps;
@@ -1549,6 +1591,7 @@ err_signals:
     sigaction(SIGTRAP, &dm_dsm_old_trap, NULL);
     atomic_store(&dm_dsm_current, NULL);
 err_maps:
+    dm_dsm_dirent_cleanup(d);
     if (d->mv_ring != NULL) {
         munmap(d->mv_ring, (size_t)DM_DSM_MOVE_RING << d->page_shift);
     }
@@ -1594,8 +1637,8 @@ void dm_dsm_destroy(dm_dsm_t *d)
     for (e = d->dir_list; e != NULL; e = next) {
         next = e->next;
         dm_coh_dir_cleanup(&e->dir);
-        free(e);
     }
+    dm_dsm_dirent_cleanup(d);
     close(d->uffd);
     dm_dsm_homemem_stats(d);
     dm_dsm_homemem_cleanup(d); /* before the release zeroes gas.size */

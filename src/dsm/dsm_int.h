@@ -93,6 +93,14 @@ struct dm_dsm {
     dm_dsm_dirent_t **dirs;     /* [npages], NORESERVE, NULL = H_U and never asked */
     size_t            meta_bytes, dirs_bytes;
     dm_dsm_dirent_t  *dir_list;
+    /*
+     * Directory entries come from chunks of DM_DSM_DIRENT_CHUNK (dsm.c), not
+     * one malloc each on the home's message path: free ones are linked
+     * through next; every chunk is on dirent_chunks until destroy. An entry
+     * never moves (its sharer set may point into itself, coh.h).
+     */
+    dm_dsm_dirent_t  *dirent_free;
+    void             *dirent_chunks;
 
     /* serial lock */
     unsigned char    *scratch;      /* a copy of a page revoked from M (when not moved) */
