@@ -189,6 +189,20 @@ static int uffd_open(uint64_t features)
     return fd;
 }
 
+/* Installs n pages at p, each a copy of the page src (UFFDIO_COPY with mode). 0, or -1. */
+static int uffd_fill(int fd, char *p, size_t n, const char *src, uint64_t mode)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct uffdio_copy c = { .dst = (uintptr_t)(p + i * PAGE), .src = (uintptr_t)src,
+                                 .len = PAGE, .mode = mode };
+
+        if (ioctl(fd, UFFDIO_COPY, &c) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /*
  * userfaultfd with UFFD_FEATURE_SIGBUS: a missing-page fault raises SIGBUS
  * in the faulting thread itself, whose handler resolves it with UFFDIO_COPY
@@ -295,13 +309,8 @@ static double bench_uffd_sigbus_wp(void)
     if (sigbus_fd < 0 || ioctl(sigbus_fd, UFFDIO_REGISTER, &reg) != 0) {
         goto out;
     }
-    for (size_t i = 0; i < NPAGES; i++) {
-        struct uffdio_copy cp = { .dst = (uintptr_t)p + i * PAGE, .src = (uintptr_t)sigbus_src,
-                                  .len = PAGE, .mode = UFFDIO_COPY_MODE_WP };
-
-        if (ioctl(sigbus_fd, UFFDIO_COPY, &cp) != 0) {
-            goto out;
-        }
+    if (uffd_fill(sigbus_fd, p, NPAGES, sigbus_src, UFFDIO_COPY_MODE_WP) != 0) {
+        goto out;
     }
     per = sigbus_time_touches(p, on_sigbus_wp);
 out:
@@ -399,13 +408,10 @@ static double bench_drop(int move)
         goto out;
     }
     memset(src, 3, PAGE);
+    if (uffd_fill(fd, p, DROP_PAGES, src, 0) != 0) {
+        goto out;
+    }
     for (size_t i = 0; i < DROP_PAGES; i++) {
-        struct uffdio_copy c = { .dst = (uintptr_t)(p + i * PAGE), .src = (uintptr_t)src,
-                                 .len = PAGE, .mode = 0 };
-
-        if (ioctl(fd, UFFDIO_COPY, &c) != 0) {
-            goto out;
-        }
         p[i * PAGE] = 4; /* written: writable and dirty, as a page held in M */
     }
     t0 = now_ns();
@@ -494,13 +500,8 @@ static double bench_wp_neighbour(int busy)
         goto out;
     }
     memset(src, 5, PAGE);
-    for (size_t i = 0; i < N; i++) {
-        struct uffdio_copy c = { .dst = (uintptr_t)(p + i * PAGE), .src = (uintptr_t)src,
-                                 .len = PAGE, .mode = 0 };
-
-        if (ioctl(fd, UFFDIO_COPY, &c) != 0) {
-            goto out;
-        }
+    if (uffd_fill(fd, p, N, src, 0) != 0) {
+        goto out;
     }
     pin_cpu(0);
     atomic_store(&wp_stop, 0);

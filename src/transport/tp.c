@@ -240,15 +240,14 @@ static void dm_tp_desc_put(dm_tp_desc_t *d)
 void dm_tp_peer_fail(dm_tp_t *tp, int peer, const char *reason)
 {
     dm_tp_peer_t *p;
-    int expected = 0;
+    unsigned char expected = 0;
 
     if (peer < 0 || peer >= tp->nranks) {
         return;
     }
     p = &tp->peers[peer];
     pthread_mutex_lock(&tp->fail_lock);
-    if (atomic_compare_exchange_strong(&p->failed, &expected, 1)) {
-        atomic_store_explicit(&tp->failed_flags[peer], 1, memory_order_release);
+    if (atomic_compare_exchange_strong(&tp->failed_flags[peer], &expected, 1)) {
         if (atomic_load_explicit(&p->departed, memory_order_acquire)) {
             /* it said goodbye: its endpoint closing is its normal end */
             snprintf(p->reason, sizeof(p->reason), "it finished and left the job (then: %s)",
@@ -270,7 +269,7 @@ void dm_tp_peer_fail(dm_tp_t *tp, int peer, const char *reason)
 
 int dm_tp_peer_failed(dm_tp_t *tp, int peer)
 {
-    return atomic_load_explicit(&tp->peers[peer].failed, memory_order_acquire);
+    return atomic_load_explicit(&tp->failed_flags[peer], memory_order_acquire);
 }
 
 const atomic_uchar *dm_tp_failed_flags(dm_tp_t *tp)
@@ -477,7 +476,7 @@ static inline dm_status_t dm_tp_ep(dm_tp_t *tp, int peer, ucp_ep_h *ep_p)
         return dm_error_set(DM_ERR_INVALID_PARAM, "rank %d out of range [0, %d)", peer,
                             tp->nranks);
     }
-    if (DM_UNLIKELY(atomic_load_explicit(&tp->peers[peer].failed, memory_order_relaxed))) {
+    if (DM_UNLIKELY(atomic_load_explicit(&tp->failed_flags[peer], memory_order_relaxed))) {
         return dm_tp_peer_error(tp, peer);
     }
     ep = atomic_load_explicit(&tp->peers[peer].ep, memory_order_acquire);

@@ -20,7 +20,6 @@ typedef struct dm_tp_peer {
     dm_tp_t          *tp;     /* back pointers for UCX's error callback */
     int               rank;
     _Atomic(ucp_ep_h) ep;     /* NULL until the first message to this peer */
-    atomic_int        failed; /* 0 alive, 1 failed (never goes back) */
     /*
      * 1 once its goodbye arrived: it finished normally (dm_tp_destroy) and
      * every message it sent us before has been handled. A departed peer
@@ -70,7 +69,9 @@ struct dm_tp {
     ucp_worker_h    worker;
     dm_tp_peer_t   *peers;        /* [nranks] */
     atomic_int      nfailed;      /* number of peers marked failed */
-    atomic_uchar   *failed_flags; /* [nranks]: peers[r].failed as bytes, for inline checks */
+    /* [nranks]: 0 alive, 1 failed (never goes back); one byte each, so upper
+     * layers can check a peer inline (dm_tp_failed_flags) */
+    atomic_uchar   *failed_flags;
     atomic_int      neps;         /* endpoints opened */
     /*
      * Serializes every call into UCX (the worker runs in SERIALIZED mode).

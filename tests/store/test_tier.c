@@ -174,15 +174,7 @@ static void test_async(dm_store_tier_t *t, size_t ps, uint64_t *gen, char *pool)
     unsigned busy[QD] = { 0 };
     uint64_t seed = 42, order[CAPACITY];
 
-    for (uint64_t s = 0; s < CAPACITY; s++) {
-        order[s] = s;
-    }
-    for (uint64_t s = CAPACITY - 1; s > 0; s--) { /* random order */
-        uint64_t j = store_rand(&seed) % (s + 1), x = order[s];
-
-        order[s] = order[j];
-        order[j] = x;
-    }
+    store_shuffle(order, CAPACITY, &seed); /* random order */
     for (int pass = 0; pass < 2; pass++) {
         dm_store_op_t op = pass == 0 ? DM_STORE_OP_WRITE : DM_STORE_OP_READ;
         uint64_t next = 0;
