@@ -398,7 +398,7 @@ void dm_dsm_direct_release(dm_dsm_t *d, uint64_t page)
     _Atomic uint64_t *w = &d->dwords[page];
     uint64_t v = atomic_load_explicit(w, memory_order_relaxed);
 
-    atomic_store_explicit(w, ((v | 7u) + 1u) | dm_dsm_direct_state(d, page),
+    atomic_store_explicit(w, dm_dsm_dw_next(v, dm_dsm_direct_state(d, page)),
                           memory_order_release);
 }
 

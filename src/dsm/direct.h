@@ -47,6 +47,33 @@ typedef struct dm_dsm_span_cache {
 
 extern dm_dsm_span_cache_t dm_dsm_spans;
 
+/*
+ * The page word's rules (direct.c's essay), for every lock-free user: a
+ * reader may copy home memory while the word is neither held nor X, and
+ * keeps the copy only when it finds the word unchanged afterwards; a
+ * writer holds the word, taken by compare-and-swap from U only, and
+ * releases it with dm_dsm_dw_next (sequence advanced, the new state), by a
+ * release store: whoever sees the new word sees the page's new bytes.
+ */
+static inline int dm_dsm_dw_readable(uint64_t v)
+{
+    return (v & DM_DSM_DW_HELD) == 0 && (v & DM_DSM_DW_STATE) != DM_DSM_DW_X;
+}
+
+/* Holds w if its value is still v and v is U and not held; 1 when held. */
+static inline int dm_dsm_dw_try_hold(_Atomic uint64_t *w, uint64_t v)
+{
+    return (v & (DM_DSM_DW_HELD | DM_DSM_DW_STATE)) == DM_DSM_DW_U &&
+           atomic_compare_exchange_strong_explicit(w, &v, v | DM_DSM_DW_HELD,
+                                                   memory_order_acquire, memory_order_relaxed);
+}
+
+/* The word that releases v with the state given (a DM_DSM_DW_* value). */
+static inline uint64_t dm_dsm_dw_next(uint64_t v, unsigned state)
+{
+    return ((v | 7u) + 1u) | state;
+}
+
 /* 1 when pages first..last are known to lie inside one live allocation of d. Takes no lock. */
 static inline __attribute__((always_inline)) int
 dm_dsm_direct_span_hit_range(const dm_dsm_t *d, uint64_t first, uint64_t last)

@@ -1002,12 +1002,13 @@ dm_rma_direct_at(dm_dsm_t *d, uint8_t op, uint64_t off, size_t len, const void *
             __builtin_ia32_pause();
             continue;
         }
-        if ((v & DM_DSM_DW_STATE) == DM_DSM_DW_X ||
-            (write && (v & DM_DSM_DW_STATE) != DM_DSM_DW_U)) {
-            return 0;
-        }
         if (!write) {
-            int64_t old = dm_rma_apply_at(p, op, len, a, b, data, out);
+            int64_t old;
+
+            if (!dm_dsm_dw_readable(v)) {
+                return 0;
+            }
+            old = dm_rma_apply_at(p, op, len, a, b, data, out);
 
             if (old_p != NULL) {
                 *old_p = old;
@@ -1019,8 +1020,10 @@ dm_rma_direct_at(dm_dsm_t *d, uint8_t op, uint64_t off, size_t len, const void *
             }
             continue;
         }
-        if (atomic_compare_exchange_weak_explicit(w, &v, v | DM_DSM_DW_HELD,
-                                                  memory_order_acquire, memory_order_relaxed)) {
+        if ((v & DM_DSM_DW_STATE) != DM_DSM_DW_U) {
+            return 0;
+        }
+        if (dm_dsm_dw_try_hold(w, v)) {
             if (old_p != NULL || op == DM_RMA_PUT) {
                 int64_t old = dm_rma_apply_at(p, op, len, a, b, data, out);
 
@@ -1030,7 +1033,7 @@ dm_rma_direct_at(dm_dsm_t *d, uint8_t op, uint64_t off, size_t len, const void *
             } else {
                 dm_rma_apply_held(p, op, a, b);
             }
-            atomic_store_explicit(w, (v | 7u) + 1u, memory_order_release); /* still U */
+            atomic_store_explicit(w, dm_dsm_dw_next(v, DM_DSM_DW_U), memory_order_release);
             return 1;
         }
     }
@@ -1248,17 +1251,11 @@ static inline int dm_rma_run_word(dm_dsm_t *d, uint64_t page, int write, uint64_
     _Atomic uint64_t *w = &d->dwords[page];
     uint64_t v = atomic_load_explicit(w, write ? memory_order_relaxed : memory_order_acquire);
 
-    if (!dm_rma_run_home_ok(d, dm_dsm_home_of(d, page)) || (v & DM_DSM_DW_HELD) != 0) {
+    if (!dm_rma_run_home_ok(d, dm_dsm_home_of(d, page))) {
         return 0;
     }
-    if (!write) {
-        *v_p = v;
-        return (v & DM_DSM_DW_STATE) != DM_DSM_DW_X;
-    }
     *v_p = v;
-    return (v & DM_DSM_DW_STATE) == DM_DSM_DW_U &&
-           atomic_compare_exchange_strong_explicit(w, &v, v | DM_DSM_DW_HELD,
-                                                   memory_order_acquire, memory_order_relaxed);
+    return write ? dm_dsm_dw_try_hold(w, v) : dm_dsm_dw_readable(v);
 }
 
 static size_t dm_rma_runs(dm_dsm_t *d, int write, const void *gaddr, unsigned char *buf,
@@ -1293,8 +1290,8 @@ static size_t dm_rma_runs(dm_dsm_t *d, int write, const void *gaddr, unsigned ch
         if (write) {
             memcpy(d->home_mem + at, buf + done, run);
             for (i = 0; i < n; i++) {
-                atomic_store_explicit(&d->dwords[p0 + i], (word[i] | 7u) + 1u,
-                                      memory_order_release); /* still U */
+                atomic_store_explicit(&d->dwords[p0 + i], dm_dsm_dw_next(word[i], DM_DSM_DW_U),
+                                      memory_order_release);
             }
         } else {
             memcpy(buf + done, d->home_mem + at, run);
