@@ -96,8 +96,7 @@ static dm_status_t dm_coll_check_failed(dm_tp_t *tp)
     if (DM_LIKELY(r < 0)) {
         return DM_OK;
     }
-    return dm_error_set(DM_ERR_PEER_FAILED, "collective cannot complete: rank %d failed (%s)", r,
-                        tp->peers[r].reason);
+    return dm_tp_peer_error_as(tp, r, "collective cannot complete");
 }
 
 /*

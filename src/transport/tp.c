@@ -297,14 +297,22 @@ int dm_tp_first_failed(dm_tp_t *tp)
     return -1;
 }
 
-static dm_status_t dm_tp_peer_error(dm_tp_t *tp, int peer)
+dm_status_t dm_tp_peer_error_as(dm_tp_t *tp, int peer, const char *what)
 {
     char reason[sizeof(tp->peers[0].reason)];
 
     pthread_mutex_lock(&tp->fail_lock);
     memcpy(reason, tp->peers[peer].reason, sizeof(reason));
     pthread_mutex_unlock(&tp->fail_lock);
+    if (what != NULL) {
+        return dm_error_set(DM_ERR_PEER_FAILED, "%s: rank %d failed (%s)", what, peer, reason);
+    }
     return dm_error_set(DM_ERR_PEER_FAILED, "rank %d failed: %s", peer, reason);
+}
+
+static dm_status_t dm_tp_peer_error(dm_tp_t *tp, int peer)
+{
+    return dm_tp_peer_error_as(tp, peer, NULL);
 }
 
 /* Picks up the failures the bootstrap store has seen. Never blocks. */

@@ -127,6 +127,13 @@ void dm_tp_backoff(dm_tp_backoff_t *b, int progressed);
 void dm_tp_wait_enter(dm_tp_t *tp);
 void dm_tp_wait_leave(dm_tp_t *tp);
 
+/*
+ * DM_ERR_PEER_FAILED naming peer and why it failed, in the words of what
+ * (NULL: "rank N failed: why"). The reason is written after the failed flag
+ * is set, under fail_lock: read it only through this.
+ */
+dm_status_t dm_tp_peer_error_as(dm_tp_t *tp, int peer, const char *what);
+
 dm_status_t dm_coll_init(dm_tp_t *tp);
 void dm_coll_cleanup(dm_tp_t *tp);
 
