@@ -151,6 +151,67 @@
  * in one critical section with no writer pinned (a write after it goes to
  * the copy, now the page's home).
  *
+ * The lock-free read of a dram page (the fast path). Where tier 0 is dram
+ * (memory the store can address: dm_store_tier_dram_mem), a read of a page
+ * living there takes no lock: it copies the page's slot between two looks
+ * at the page's word fast[p] (seq << 32 | slot), a per-page seqlock:
+ *
+ *   INVARIANT (under s->lock for every store; readers load it lock-free):
+ *   fast[p] is VALID (seq even) only while p lives in tier 0 (dram) at
+ *   that slot, is no VICTIM, has no COMMIT, PLACING or writer pinned, and
+ *   the slot holds p's current bytes with no write of them in flight.
+ *   Whoever changes any of that HIDES the word first (seq odd, then a
+ *   release fence, before the change and before any byte of the slot is
+ *   written, by this thread or, after s->lock changes hands, by another):
+ *   the switch to another slot (moves, drops), an undone placement, the
+ *   policy dropping it (VICTIM), a commit waiting for pins, a write of the
+ *   page. Only dm_store_fast_publish_locked makes it valid again (seq even,
+ *   a release store after the bytes), when it finds the conditions true
+ *   under the lock: at the end of the locked read and write of the page.
+ *   So a page's valid words are all different (seq only grows): a word
+ *   read twice, equal, means nothing above changed in between.
+ *
+ * The reader loads fast[p] (acquire); odd: the locked path. Else it copies
+ * the slot, fences (acquire) and loads fast[p] again: equal, the copy is p's
+ * current data, whole, from the home it had during the whole copy (a write
+ * or a reuse of the slot comes after a hide the second load would see);
+ * different, it tries once more, then takes the locked path. A hidden page
+ * is valid again after its next locked read, so a page read often comes
+ * back to the fast path at once, and a page in flux stays on the locked one.
+ * The copy is the usual seqlock data race (a plain memcpy that may overlap a
+ * write whose result is then thrown away): ThreadSanitizer is told not to
+ * record that one memcpy (DM_STORE_RACY_*), and tests/tsan.supp names the
+ * function too. Relaxed atomic loads of 8 bytes would be race-free in C11
+ * (not for TSan: the dram tier's writers are plain memcpy) but cost 4x the
+ * memcpy on a 4 KiB page (~430 against ~100 ns here).
+ *
+ * What a lock-free read leaves for later. The hit is counted at once (a
+ * per-stripe atomic: dm_store_stats is exact); the policy's part (the
+ * page's hits, dm_policy_access: a HIT, which never evicts) is put on a
+ * bounded multi-producer queue of touches (TOUCH_STRIPES queues of
+ * TOUCH_CELLS; a thread uses one) and applied under s->lock by whoever
+ * takes it next (dm_store_lock*: the worker, every locked path, the stats),
+ * before it does anything else: so a policy decides with every touch
+ * queued before its lock was taken, in the order one thread's accesses
+ * had. A page has at most one touch queued (touched[p]): the policy sees
+ * the reads of a page between two drains as one access, as a reference bit
+ * would (a HIT moves a page to the front, or marks it, once as well as
+ * twice); so a drain costs at most one policy call per page read, however
+ * fast a hot set is read. A reader whose queue is half full drains it
+ * itself when the lock is free (trylock) and no engine thread waits for
+ * it; a touch that finds its queue full is dropped and counted (stats:
+ * touches_dropped). A touch of a page that left tier 0 or became a victim
+ * before it was applied is not applied (the read came before the policy's
+ * decision or the move; the hit stays counted).
+ * Read-ahead must see sequential readers, and nothing else may send a
+ * random reader to the locked path (where it would wait for the engine): a
+ * thread remembers its last page and how many it read in sequence up to it
+ * (dm_store_tls), and the read that would be the RA_TRIGGER-th in sequence
+ * (and every one after it) takes the locked path, which first tells the
+ * streams of the pages before it that it read lock-free. So a stream that
+ * one thread reads is followed from its first page, as before; a random
+ * reader meets that only once in npages^2 reads.
+ *
  * What the budget bounds. Every engine migration pays page_size bytes to the
  * bucket of its (source, destination) pair when it starts, and so does a
  * reader's own promotion (dm_migrate_start). So the bytes STARTED per pair
@@ -168,14 +229,18 @@
  * the copy, see Copies). These synchronous moves write a dirty victim to the
  * tier below under the index lock (a clean one is dropped): simple, and the
  * price of a cache that must behave as one on every access (the reads of
- * the demand path itself run outside the lock).
+ * the demand path itself run outside the lock). A read moves the page only
+ * with data no write overlapped: its generation unchanged and no writer
+ * pinned when the read began (a writer of the slot pinned then writes while
+ * we read: the buffer may be old, and moved up it would undo that write).
  *
  * Locks. s->lock (the index lock) guards the index, the policies, the free
  * stacks, the scheduler, the migration records, the streams and the
  * counters. It is never held across device I/O outside cache mode's
- * demotions: dram is copied under it (a memcpy), every other tier is read
- * and written with the page pinned (or READING, or PLACING) and the lock
- * released. The engine's submit and poll never block, so they run under
+ * demotions: dram is copied under it (a memcpy; but for the lock-free reads
+ * of tier 0 above, which only the page words order), every other tier is
+ * read and written with the page pinned (or READING, or PLACING) and the
+ * lock released. The engine's submit and poll never block, so they run under
  * s->lock. Tiers whose handles are concurrent (dram, nvme: tier.h) are
  * called without any other lock, so several demand reads and writes of
  * different pages reach the device at once; the others (pfs, gpu) are
@@ -215,6 +280,38 @@
 #define RA_MIN      8u      /* the first read-ahead window, pages */
 #define RA_DEFAULT  64u     /* readahead_max by default, pages */
 #define DEMOTE_BATCH 32u    /* demotions started together (one submission) */
+#define FAST_TRIES   2u     /* copies a lock-free read tries before the locked path */
+#define TOUCH_STRIPES 4u    /* touch queues (and fast hit counters); a thread uses one */
+#define TOUCH_CELLS 4096u   /* touches one queue holds (a power of two) */
+#define TOUCH_RETRY 64u     /* a reader past half its queue tries the lock every this many */
+
+/*
+ * ThreadSanitizer: the lock-free copy is the seqlock's data race, by design
+ * (dm_store_read_fast). A suppression cannot name it when TSan no longer
+ * has the reader's stack (a copy long before the write that meets it), so
+ * the copy's accesses are not recorded at all: that one memcpy, no more.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define DM_STORE_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define DM_STORE_TSAN 1
+#endif
+#endif
+#ifdef DM_STORE_TSAN
+void AnnotateIgnoreReadsBegin(const char *file, int line); /* the TSan runtime's */
+void AnnotateIgnoreReadsEnd(const char *file, int line);
+#define DM_STORE_RACY_BEGIN() AnnotateIgnoreReadsBegin(__FILE__, __LINE__)
+#define DM_STORE_RACY_END()   AnnotateIgnoreReadsEnd(__FILE__, __LINE__)
+#else
+#define DM_STORE_RACY_BEGIN() ((void)0)
+#define DM_STORE_RACY_END()   ((void)0)
+#endif
+
+/* fast[p] (see the essay): seq << 32 | slot; valid while seq is even. */
+#define FAST_SEQ_ONE   (1ull << 32)
+#define FAST_HIDDEN    (FAST_SEQ_ONE | NOSLOT) /* the word of a page never valid yet */
+#define FAST_VALID(w)  ((((w) >> 32) & 1u) == 0)
 
 /* Page flags. */
 enum {
@@ -286,6 +383,37 @@ typedef struct dm_store_mig {
     uint8_t       own;      /* dst_slot is the page's own copy slot: never freed here */
 } dm_store_mig_t;
 
+/*
+ * A bounded queue of the touches lock-free reads leave (see the essay):
+ * multi-producer (the readers of its stripe), one consumer at a time (under
+ * s->lock). Cell i holds a touch when seq == pos + 1 for the position pos
+ * it was claimed at, and is free for position pos when seq == pos (Vyukov's
+ * bounded queue); positions wrap (uint32_t, compared by difference).
+ */
+typedef struct dm_store_touch {
+    _Atomic uint32_t seq;
+    uint32_t         page; /* written by its producer before seq */
+} dm_store_touch_t;
+
+typedef struct dm_store_touchq {
+    _Alignas(64) atomic_uint_fast64_t hits; /* lock-free reads of this stripe (exact) */
+    _Atomic uint32_t tail;                  /* the next position a producer claims */
+    _Alignas(64) _Atomic uint32_t head;     /* the next position drained (s->lock) */
+    _Alignas(64) dm_store_touch_t cell[TOUCH_CELLS];
+} dm_store_touchq_t;
+
+/* What a thread remembers of its reads (read-ahead, its touch queue). */
+typedef struct dm_store_tls {
+    const dm_store_t *store;  /* the store this thread read last */
+    uint64_t          page;   /* ... the page */
+    unsigned          run;    /* pages it read in sequence up to page (1 .. RA_TRIGGER) */
+    unsigned          unseen; /* of those, the last ones read lock-free: no stream saw them */
+    unsigned          stripe; /* 1 + this thread's touch queue; 0: none chosen yet */
+} dm_store_tls_t;
+
+static _Thread_local dm_store_tls_t dm_store_tls;
+static atomic_uint dm_store_stripe_next; /* threads given a stripe, all stores */
+
 /* A sequential reader (read-ahead). */
 typedef struct dm_store_stream {
     uint64_t next;    /* the page it reads next */
@@ -304,6 +432,12 @@ struct dm_store {
     dm_store_tstate_t t[DM_STORE_MAX_TIERS];
     dm_store_page_t  *pages;
     uint64_t          npages;
+    /* lock-free reads of tier 0 (dram only; else NULL): see the essay */
+    _Atomic uint64_t *fast;      /* [npages]: seq << 32 | slot */
+    const char       *fast_mem;  /* tier 0's memory */
+    dm_store_touchq_t *touchq;   /* [TOUCH_STRIPES] */
+    _Atomic uint8_t  *touched;   /* [npages]: 1 while a touch of the page is queued */
+    atomic_uint_fast64_t touches_dropped;
     size_t            page_size;
     size_t            buf_align;
     dm_migrate_t     *sched;
@@ -346,14 +480,17 @@ struct dm_store {
  * own step, not by the application's appetite. Demand threads do not count
  * as waiting: several readers would only make each other yield.
  */
+static void dm_store_touch_drain_locked(dm_store_t *s);
+
+/* Both take the lock, then apply the touches lock-free reads left (the essay). */
 static void dm_store_lock(dm_store_t *s)
 {
-    if (pthread_mutex_trylock(&s->lock) == 0) {
-        return;
+    if (pthread_mutex_trylock(&s->lock) != 0) {
+        atomic_fetch_add(&s->waiting, 1);
+        pthread_mutex_lock(&s->lock);
+        atomic_fetch_sub(&s->waiting, 1);
     }
-    atomic_fetch_add(&s->waiting, 1);
-    pthread_mutex_lock(&s->lock);
-    atomic_fetch_sub(&s->waiting, 1);
+    dm_store_touch_drain_locked(s);
 }
 
 /* The index lock again, for a demand path that released it for its I/O. */
@@ -368,6 +505,7 @@ static void dm_store_lock_demand(dm_store_t *s)
         sched_yield();
     }
     pthread_mutex_lock(&s->lock);
+    dm_store_touch_drain_locked(s);
 }
 
 static void dm_store_unlock(dm_store_t *s)
@@ -479,6 +617,52 @@ static int dm_store_tier_fast(const dm_store_t *s, unsigned t)
 {
     return s->t[t].info.kind == DM_STORE_KIND_DRAM;
 }
+
+/* ------------------------------------------------------------------------ */
+/* The page words of lock-free reads (see the essay). Under s->lock.        */
+
+/*
+ * Hides page's word before its place, its state or its bytes change: a
+ * lock-free read that overlaps what follows sees the word change. The
+ * fence orders the hide before every later write of the slot (this
+ * thread's; another thread's come after s->lock changes hands).
+ */
+static void dm_store_fast_hide_locked(dm_store_t *s, uint64_t page)
+{
+    uint64_t w;
+
+    if (s->fast == NULL) {
+        return;
+    }
+    w = atomic_load_explicit(&s->fast[page], memory_order_relaxed);
+    if (FAST_VALID(w)) {
+        atomic_store_explicit(&s->fast[page], w + FAST_SEQ_ONE, memory_order_relaxed);
+        atomic_thread_fence(memory_order_release);
+    }
+}
+
+/*
+ * Makes page's word valid when the invariant's conditions hold now: the
+ * page lives in tier 0 (dram), no victim, nothing in progress that changes
+ * its bytes (a write of dram is done under the lock, so none is in flight).
+ */
+static void dm_store_fast_publish_locked(dm_store_t *s, uint64_t page)
+{
+    const dm_store_page_t *pg = &s->pages[page];
+    uint64_t w;
+
+    if (s->fast == NULL || pg->tier != 0 || pg->writers > 0 ||
+        (pg->flags & (PG_VICTIM | PG_COMMIT | PG_PLACING))) {
+        return;
+    }
+    w = atomic_load_explicit(&s->fast[page], memory_order_relaxed);
+    if (FAST_VALID(w)) {
+        assert((uint32_t)w == pg->slot);
+        return;
+    }
+    atomic_store_explicit(&s->fast[page], (w & ~(uint64_t)UINT32_MAX) + FAST_SEQ_ONE + pg->slot,
+                          memory_order_release);
+}
 /* ------------------------------------------------------------------------ */
 /* Requests, victims, moves. All under s->lock.                              */
 
@@ -519,6 +703,7 @@ static void dm_store_victim_locked(dm_store_t *s, unsigned t, uint64_t v, int sy
     dm_store_page_t *pg = &s->pages[v];
 
     assert(pg->tier == t && !(pg->flags & PG_VICTIM) && t + 1 < s->ntiers);
+    dm_store_fast_hide_locked(s, v); /* its reads go to the locked path: they take it back */
     pg->flags |= PG_VICTIM;
     s->t[t].victims++;
     if (pg->flags & PG_MOVING) {
@@ -601,6 +786,7 @@ static void dm_store_switch_locked(dm_store_t *s, uint64_t page, unsigned dst, u
     uint32_t sslot = pg->slot;
 
     assert(src != NOWHERE && src != dst && pg->pins == 0);
+    dm_store_fast_hide_locked(s, page); /* before the source slot is freed */
     if (pg->flags & PG_VICTIM) {
         pg->flags &= (uint8_t)~PG_VICTIM;
         s->t[src].victims--;
@@ -801,20 +987,16 @@ static dm_status_t dm_store_top_sync_locked(dm_store_t *s, uint64_t page, const 
 }
 
 /*
- * A demand access of a written page: counts, and tells its tier's policy
- * (a victim is taken back: its demotion canceled, or dropped at the commit
- * when in flight).
+ * A demand access of a written page, the policy's part: the page's hits,
+ * and its tier's policy told (a victim is taken back: its demotion
+ * canceled, or dropped at the commit when in flight).
  */
-static void dm_store_touch_locked(dm_store_t *s, uint64_t page, int is_write)
+static void dm_store_touch_policy_locked(dm_store_t *s, uint64_t page, int is_write)
 {
     dm_store_page_t *pg = &s->pages[page];
     unsigned t = pg->tier, to = 0;
     uint64_t victim;
 
-    s->t[t].hits++;
-    for (unsigned j = 0; j < t; j++) {
-        s->t[j].misses++;
-    }
     if (pg->hits < UINT32_MAX) {
         pg->hits++;
     }
@@ -841,6 +1023,106 @@ static void dm_store_touch_locked(dm_store_t *s, uint64_t page, int is_write)
     dm_store_admit_locked(s, t, page, is_write, s->cache_mode);
 }
 
+/* A demand access of a written page: counts a hit (misses above), then as above. */
+static void dm_store_touch_locked(dm_store_t *s, uint64_t page, int is_write)
+{
+    unsigned t = s->pages[page].tier;
+
+    s->t[t].hits++;
+    for (unsigned j = 0; j < t; j++) {
+        s->t[j].misses++;
+    }
+    dm_store_touch_policy_locked(s, page, is_write);
+}
+
+/*
+ * Applies the touches lock-free reads queued (see the essay), at most a
+ * queue's worth per stripe (producers may go on meanwhile). The hit was
+ * counted by the reader. A page that left tier 0 or became a victim since
+ * is not touched: its policy decided without this read, or it moved.
+ * pre: s->lock.
+ */
+static void dm_store_touch_drain_locked(dm_store_t *s)
+{
+    if (s->touchq == NULL) {
+        return;
+    }
+    for (unsigned k = 0; k < TOUCH_STRIPES; k++) {
+        dm_store_touchq_t *q = &s->touchq[k];
+        uint32_t pos = atomic_load_explicit(&q->head, memory_order_relaxed), n;
+
+        for (n = 0; n < TOUCH_CELLS; n++, pos++) {
+            dm_store_touch_t *c = &q->cell[pos & (TOUCH_CELLS - 1)];
+            uint64_t page;
+
+            if (atomic_load_explicit(&c->seq, memory_order_acquire) != pos + 1) {
+                break; /* empty, or its producer is still writing it */
+            }
+            page = c->page;
+            atomic_store_explicit(&c->seq, pos + TOUCH_CELLS, memory_order_release);
+            atomic_store_explicit(&s->touched[page], 0, memory_order_relaxed);
+            if (s->pages[page].tier == 0 && !(s->pages[page].flags & PG_VICTIM)) {
+                dm_store_touch_policy_locked(s, page, 0); /* a hit: never evicts */
+            }
+        }
+        if (n > 0) {
+            atomic_store_explicit(&q->head, pos, memory_order_relaxed);
+        }
+    }
+}
+
+/*
+ * After a lock-free read of page: counts the hit and queues the touch on
+ * this thread's stripe, unless one of the page is queued already (see the
+ * essay); a full queue drops it (counted). When the queue is half full,
+ * drains it if s->lock is free and no engine thread waits for it (looking
+ * every TOUCH_RETRY touches: not a trylock per read on a lock the worker
+ * holds).
+ */
+static void dm_store_touch_defer(dm_store_t *s, uint64_t page)
+{
+    dm_store_touchq_t *q;
+    uint32_t pos;
+
+    if (dm_store_tls.stripe == 0) {
+        dm_store_tls.stripe = 1 + atomic_fetch_add_explicit(&dm_store_stripe_next, 1,
+                                                            memory_order_relaxed) % TOUCH_STRIPES;
+    }
+    q = &s->touchq[dm_store_tls.stripe - 1];
+    atomic_fetch_add_explicit(&q->hits, 1, memory_order_relaxed);
+    if (atomic_load_explicit(&s->touched[page], memory_order_relaxed)) {
+        return; /* one queued already: the policy sees them as one access */
+    }
+    atomic_store_explicit(&s->touched[page], 1, memory_order_relaxed); /* before the cell */
+    pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    for (;;) {
+        dm_store_touch_t *c = &q->cell[pos & (TOUCH_CELLS - 1)];
+        int32_t d = (int32_t)(atomic_load_explicit(&c->seq, memory_order_acquire) - pos);
+
+        if (d < 0) { /* the cell still holds a touch from a lap ago: full */
+            atomic_store_explicit(&s->touched[page], 0, memory_order_relaxed);
+            atomic_fetch_add_explicit(&s->touches_dropped, 1, memory_order_relaxed);
+            return;
+        }
+        if (d > 0) { /* another producer took pos */
+            pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
+        } else if (atomic_compare_exchange_weak_explicit(&q->tail, &pos, pos + 1,
+                                                         memory_order_relaxed,
+                                                         memory_order_relaxed)) {
+            c->page = (uint32_t)page;
+            atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
+            break;
+        }
+    }
+    if ((pos + 1) % TOUCH_RETRY == 0 &&
+        pos + 1 - atomic_load_explicit(&q->head, memory_order_relaxed) >= TOUCH_CELLS / 2 &&
+        atomic_load_explicit(&s->waiting, memory_order_relaxed) == 0 &&
+        pthread_mutex_trylock(&s->lock) == 0) {
+        dm_store_touch_drain_locked(s);
+        pthread_mutex_unlock(&s->lock);
+    }
+}
+
 /*
  * Undoes the placement of page in tier t at slot (its first write failed):
  * the page is unwritten again. pre: s->lock; the page is PLACING and this
@@ -852,6 +1134,7 @@ static void dm_store_unplace_locked(dm_store_t *s, uint64_t page, unsigned t, ui
     dm_store_tstate_t *ts = &s->t[t];
 
     assert(pg->cslot == NOSLOT); /* a page never written has no copy */
+    dm_store_fast_hide_locked(s, page);
     if (pg->flags & PG_VICTIM) { /* dropped by the policy while we wrote */
         pg->flags &= (uint8_t)~PG_VICTIM;
         ts->victims--;
@@ -1038,6 +1321,7 @@ static void dm_store_commit_locked(dm_store_t *s, dm_store_mig_t *mig)
     /* Readers of the source still at it: let them finish; nobody new enters
      * (writers wait for PG_COMMIT to clear, so the page cannot turn stale). */
     while (pg->pins > 0) {
+        dm_store_fast_hide_locked(s, mig->page);
         pg->flags |= PG_COMMIT;
         pthread_cond_wait(&s->cond, &s->lock);
     }
@@ -1647,16 +1931,86 @@ static int dm_store_read_promote_locked(dm_store_t *s, uint64_t page, void *buf,
     return 1;
 }
 
+/*
+ * The lock-free read of page (see the essay): 1 when buf holds the page's
+ * current data, copied from its dram slot; 0 when its word is hidden or
+ * changed during each of FAST_TRIES copies (then buf is unspecified).
+ * The memcpy may overlap a write of the slot (a copy then thrown away):
+ * the seqlock's data race, hidden from ThreadSanitizer (DM_STORE_RACY_*).
+ */
+static int dm_store_read_fast(dm_store_t *s, uint64_t page, void *buf)
+{
+    _Atomic uint64_t *word = &s->fast[page];
+
+    for (unsigned i = 0; i < FAST_TRIES; i++) {
+        uint64_t w = atomic_load_explicit(word, memory_order_acquire);
+
+        if (!FAST_VALID(w)) {
+            return 0;
+        }
+        DM_STORE_RACY_BEGIN();
+        memcpy(buf, s->fast_mem + (size_t)(uint32_t)w * s->page_size, s->page_size);
+        DM_STORE_RACY_END();
+        atomic_thread_fence(memory_order_acquire); /* the copy before the second look */
+        if (atomic_load_explicit(word, memory_order_relaxed) == w) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* 1 when this thread's last read was of page - 1 of s (a stream, perhaps). */
+static int dm_store_tls_follows(const dm_store_t *s, uint64_t page)
+{
+    return dm_store_tls.store == s && page == dm_store_tls.page + 1;
+}
+
+/*
+ * 1 when a read of page by this thread would be at least the RA_TRIGGER-th
+ * in sequence: it must take the locked path, for read-ahead to follow the
+ * stream. Earlier reads in sequence may be lock-free: the locked one tells
+ * the streams of them first (dm_store_tls_unseen).
+ */
+static int dm_store_tls_streaming(const dm_store_t *s, uint64_t page)
+{
+    return dm_store_tls_follows(s, page) && dm_store_tls.run + 1 >= RA_TRIGGER;
+}
+
+/* The pages just before page, in sequence, that this thread read lock-free. */
+static unsigned dm_store_tls_unseen(const dm_store_t *s, uint64_t page)
+{
+    return dm_store_tls_follows(s, page) ? dm_store_tls.unseen : 0;
+}
+
+/* This thread read page of s, lock-free or not. */
+static void dm_store_tls_note(const dm_store_t *s, uint64_t page, int fast)
+{
+    dm_store_tls_t *m = &dm_store_tls;
+    int follows = dm_store_tls_follows(s, page);
+
+    m->run = follows ? DM_MIN(m->run + 1, RA_TRIGGER) : 1;
+    m->unseen = !fast ? 0 : follows ? m->unseen + 1 : 1;
+    m->store = s;
+    m->page = page;
+}
+
 dm_status_t dm_store_read(dm_store_t *s, uint64_t page, void *buf)
 {
     dm_store_page_t *pg;
     dm_status_t st;
     unsigned t;
     uint32_t gen;
+    int whole = 1; /* no write of the slot overlapped the read (cache mode moves it) */
 
     st = dm_store_check_access(s, page, buf, "read");
     if (st != DM_OK) {
         return st;
+    }
+    if (s->fast != NULL && !(s->ra_max > 0 && dm_store_tls_streaming(s, page)) &&
+        dm_store_read_fast(s, page, buf)) {
+        dm_store_touch_defer(s, page);
+        dm_store_tls_note(s, page, 1);
+        return DM_OK;
     }
     dm_store_lock_demand(s);
     pg = &s->pages[page];
@@ -1677,23 +2031,33 @@ dm_status_t dm_store_read(dm_store_t *s, uint64_t page, void *buf)
         s->zero_reads++;
         dm_store_unlock(s);
         memset(buf, 0, s->page_size);
+        dm_store_tls_note(s, page, 0);
         return DM_OK;
     }
     dm_store_touch_locked(s, page, 0); /* never moves the page itself */
     if (s->ra_max > 0) {
+        for (uint64_t q = page - dm_store_tls_unseen(s, page); q < page; q++) {
+            dm_store_readahead_locked(s, q); /* read lock-free: the streams see it now */
+        }
         dm_store_readahead_locked(s, page);
     }
+    dm_store_tls_note(s, page, 0);
     t = pg->tier;
     gen = pg->gen;
     if (dm_store_tier_fast(s, t)) {
         st = dm_store_io_read(s, t, pg->slot, buf);
     } else if (t > 0 && !s->cache_mode && !(pg->flags & PG_MOVING) &&
                dm_store_read_promote_locked(s, page, buf, &st)) {
+        dm_store_fast_publish_locked(s, page); /* in tier 0 now, unless it failed */
         dm_store_unlock(s);
         return st;
     } else {
         uint32_t slot = pg->slot;
 
+        /* a writer pinned now writes the slot while we read it (its gen++
+         * came before ours): buf may be old, or a mix, so it must not
+         * become the page's data in tier 0; one that starts later bumps gen */
+        whole = pg->writers == 0;
         pg->pins++;
         dm_store_unlock(s);
         st = dm_store_io_read(s, t, slot, buf);
@@ -1704,10 +2068,13 @@ dm_status_t dm_store_read(dm_store_t *s, uint64_t page, void *buf)
         if (!s->cache_mode) {
             (void)dm_store_request_locked(s, page, t, 0, DM_MIGRATE_DEMAND);
             dm_store_help_locked(s);
-        } else if (pg->tier == t && pg->gen == gen && pg->pins == 0 &&
+        } else if (whole && pg->tier == t && pg->gen == gen && pg->pins == 0 &&
                    !(pg->flags & (PG_MOVING | PG_COMMIT | PG_PLACING))) {
             (void)dm_store_top_sync_locked(s, page, buf, 0); /* counted */
         }
+    }
+    if (st == DM_OK) {
+        dm_store_fast_publish_locked(s, page); /* the next read of it takes no lock */
     }
     dm_store_unlock(s);
     return st;
@@ -1741,10 +2108,10 @@ dm_status_t dm_store_write(dm_store_t *s, uint64_t page, const void *buf)
         }
         break;
     }
+    dm_store_fast_hide_locked(s, page); /* its bytes change: lock-free reads wait */
     if (pg->tier == NOWHERE) {
         st = dm_store_place_locked(s, page, buf);
-        dm_store_unlock(s);
-        return st;
+        goto unlock;
     }
     dm_store_touch_locked(s, page, 1);
     t = pg->tier;
@@ -1757,8 +2124,8 @@ dm_status_t dm_store_write(dm_store_t *s, uint64_t page, const void *buf)
         pg->flags |= PG_STALE; /* the copy being made is old: dropped at the commit */
     } else if (s->cache_mode && t > 0 && pg->pins == 0 &&
                dm_store_top_sync_locked(s, page, buf, 1) == DM_OK) {
-        dm_store_unlock(s);
-        return DM_OK; /* the new data went to tier 0, the old slot is free */
+        st = DM_OK; /* the new data went to tier 0, the old slot is free */
+        goto unlock;
     }
     pg->gen++;
     if (dm_store_tier_fast(s, t)) {
@@ -1776,6 +2143,8 @@ dm_status_t dm_store_write(dm_store_t *s, uint64_t page, const void *buf)
     if (st == DM_OK && t > 0 && !s->cache_mode) {
         (void)dm_store_request_locked(s, page, t, 0, DM_MIGRATE_DEMAND);
     }
+unlock:
+    dm_store_fast_publish_locked(s, page);
     dm_store_unlock(s);
     return st;
 }
@@ -1899,10 +2268,14 @@ dm_status_t dm_store_flush(dm_store_t *s)
 void dm_store_stats(dm_store_t *s, dm_store_stats_t *out)
 {
     dm_migrate_counters_t c;
+    uint64_t fast = 0;
 
     memset(out, 0, sizeof(*out));
     dm_store_lock(s);
     dm_migrate_counters(s->sched, &c);
+    for (unsigned k = 0; s->touchq != NULL && k < TOUCH_STRIPES; k++) {
+        fast += atomic_load_explicit(&s->touchq[k].hits, memory_order_relaxed);
+    }
     out->ntiers = s->ntiers;
     out->page_size = s->page_size;
     for (unsigned t = 0; t < s->ntiers; t++) {
@@ -1918,7 +2291,7 @@ void dm_store_stats(dm_store_t *s, dm_store_stats_t *out)
         o->victims = ts->victims;
         o->copies = ts->copies;
         o->target = ts->target;
-        o->hits = ts->hits;
+        o->hits = ts->hits + (t == 0 ? fast : 0);
         o->misses = ts->misses;
         for (unsigned d = 0; d < s->ntiers; d++) {
             out->bytes_admitted[t][d] = c.bytes_started[t][d];
@@ -1945,6 +2318,8 @@ void dm_store_stats(dm_store_t *s, dm_store_stats_t *out)
     out->readahead = s->readahead;
     out->reader_moves = s->reader_moves;
     out->clean_drops = s->clean_drops;
+    out->fast_reads = fast;
+    out->touches_dropped = atomic_load_explicit(&s->touches_dropped, memory_order_relaxed);
     dm_store_unlock(s);
 }
 
@@ -2023,6 +2398,19 @@ dm_status_t dm_store_check(dm_store_t *s)
                                   "%#x) is%s resident in tier %u's policy",
                                   (unsigned long long)p, pg->tier == NOWHERE ? -1 : pg->tier,
                                   pg->flags, res ? "" : " not", t);
+                goto out;
+            }
+        }
+        if (s->fast != NULL) {
+            uint64_t w = atomic_load_explicit(&s->fast[p], memory_order_relaxed);
+
+            if (FAST_VALID(w) && (pg->tier != 0 || (uint32_t)w != pg->slot || pg->writers > 0 ||
+                                  (pg->flags & (PG_VICTIM | PG_COMMIT | PG_PLACING)))) {
+                st = dm_error_set(DM_ERR_PROTOCOL, "store: check: page %llu (tier %d slot %u, "
+                                  "flags %#x, writers %u): its lock-free word is valid for slot "
+                                  "%u", (unsigned long long)p,
+                                  pg->tier == NOWHERE ? -1 : pg->tier, pg->slot, pg->flags,
+                                  pg->writers, (uint32_t)w);
                 goto out;
             }
         }
@@ -2168,6 +2556,9 @@ static void dm_store_free(dm_store_t *s)
         }
     }
     dm_migrate_destroy(s->sched);
+    free((void *)s->fast);
+    free(s->touchq);
+    free((void *)s->touched);
     free(s->pages);
     free(s->mig);
     free(s->mig_map);
@@ -2438,6 +2829,33 @@ dm_status_t dm_store_create(const dm_store_params_t *p, dm_store_t **store_p)
     }
     for (uint32_t i = 0; i < s->max_in_flight; i++) {
         s->mig[i].buf = (char *)s->mig_bufs + (size_t)i * s->page_size;
+    }
+    /* lock-free reads where tier 0 is memory we can address (see the essay) */
+    s->fast_mem = dm_store_tier_dram_mem(s->t[0].tier);
+    if (s->fast_mem != NULL) {
+        s->fast = malloc(s->npages * sizeof(*s->fast));
+        s->touchq = aligned_alloc(_Alignof(dm_store_touchq_t),
+                                  TOUCH_STRIPES * sizeof(*s->touchq));
+        s->touched = calloc(s->npages, sizeof(*s->touched));
+        if (s->fast == NULL || s->touchq == NULL || s->touched == NULL) {
+            st = dm_error_set(DM_ERR_NO_MEMORY, "store: no memory for the words of %llu pages",
+                              (unsigned long long)s->npages);
+            goto err_tiers;
+        }
+        for (uint64_t i = 0; i < s->npages; i++) {
+            atomic_init(&s->fast[i], FAST_HIDDEN);
+        }
+        for (unsigned k = 0; k < TOUCH_STRIPES; k++) {
+            dm_store_touchq_t *q = &s->touchq[k];
+
+            atomic_init(&q->hits, 0);
+            atomic_init(&q->tail, 0);
+            atomic_init(&q->head, 0);
+            for (uint32_t i = 0; i < TOUCH_CELLS; i++) {
+                atomic_init(&q->cell[i].seq, i);
+                q->cell[i].page = 0;
+            }
+        }
     }
     s->nmig_free = s->max_in_flight;
     /* the engine's buffers as registered memory of the nvme tiers (fixed

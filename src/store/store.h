@@ -57,9 +57,11 @@
  * with a read of it, are the caller's data race: the page then holds one of
  * the writes, and the read returns some page-sized mix of old and new, but
  * the store stays consistent. Reads and writes of different pages run in
- * parallel: no lock is held across a device's I/O (outside cache mode's
- * demotions, see store.c), and the dram and nvme tiers take I/O from
- * several threads at once. dm_store_progress is called either by the
+ * parallel: reads of pages living in a dram tier 0 take no lock at all (a
+ * copy between two looks at the page's word, store.c), no lock is held
+ * across a device's I/O (outside cache mode's demotions, see store.c),
+ * and the dram and nvme tiers take I/O from several threads at once.
+ * dm_store_progress is called either by the
  * store's worker thread (params.worker) or by the caller (tests drive it
  * with a virtual clock), not both; a thread that waits for a migration
  * (a write to a page being read by one, a read of a page on its way up)
@@ -191,7 +193,9 @@ void dm_store_destroy(dm_store_t *store);
  * page is moved into tier 0 before the call returns (the policy's victim
  * going one tier down), unless it is being migrated or pinned by another
  * thread. With a budget, reads in sequence (the third page read after its
- * predecessor, by any thread) start read-ahead: the next pages, up to
+ * predecessor, by any thread; but a read of a tier 0 page that took no
+ * lock is seen only when the same thread's next read continues the
+ * sequence, see store.c) start read-ahead: the next pages, up to
  * readahead_max, are requested up to tier 0 as HINT migrations (below
  * tier 0's high watermark, behind demand and pressure, within the budget),
  * which the engine reads in runs.
@@ -333,9 +337,15 @@ typedef struct dm_store_stats {
     uint64_t              clean_drops;     /* demotions of clean pages into their copy:
                                               no I/O, not in bytes_moved; in done[]
                                               only when the engine had started one */
+    uint64_t              fast_reads;      /* reads of tier 0 (dram) served without the
+                                              index lock (store.c: the lock-free read);
+                                              counted in tier[0].hits too */
+    uint64_t              touches_dropped; /* of those, reads whose access the policy of
+                                              tier 0 never saw: its touch queue was full */
 } dm_store_stats_t;
 
-/* Fills *stats (a consistent snapshot). Never fails. */
+/* Fills *stats (a consistent snapshot; every read that returned before the
+ * call is counted in hits). Never fails. */
 void dm_store_stats(dm_store_t *store, dm_store_stats_t *stats);
 
 /* Alignment every buffer given to read and write must have (the largest

@@ -414,6 +414,17 @@ uint64_t dm_store_tier_capacity(const dm_store_tier_t *tier);
 uint64_t dm_store_tier_used(const dm_store_tier_t *tier);
 
 /*
+ * dram only: the tier's memory, slot s at (char *)mem + s * page_size, valid
+ * until destroy; NULL for every other kind. For a caller that copies a slot
+ * without a call into the handle (the store's lock-free read of a dram page).
+ * Such a copy is a plain read of the bytes: where read returns zeros (a slot
+ * never written, forgotten or discarded) it sees whatever the memory holds,
+ * and it races with any write of the slot in flight; the caller's rules say
+ * why that cannot happen, or how a copy that raced is detected.
+ */
+void *dm_store_tier_dram_mem(dm_store_tier_t *tier);
+
+/*
  * ---------------------------------------------------------------------------
  * The backend contract. Each backend fills one table; dm_store_tier_*()
  * check the arguments and keep the bookkeeping common to all (used slots,

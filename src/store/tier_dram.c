@@ -220,6 +220,11 @@ static dm_status_t dm_store_dram_discard(dm_store_tier_t *tier, uint64_t slot)
     return DM_OK;
 }
 
+void *dm_store_tier_dram_mem(dm_store_tier_t *tier)
+{
+    return tier->ops == &dm_store_dram_ops ? dm_store_dram_of(tier)->mem : NULL;
+}
+
 const dm_store_tier_ops_t dm_store_dram_ops = {
     .kind     = DM_STORE_KIND_DRAM,
     .create   = dm_store_dram_create,

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "distmem_status.h"
+#include "store.h"
 #include "tier.h"
 
 #define CHECK(cond, ...)                                                      \
@@ -161,6 +162,50 @@ static inline char *store_scratch_dir(const char *tag)
     CHECK(asprintf(&path, "%s/store-%s-XXXXXX", base, tag) > 0, "asprintf");
     CHECK(mkdtemp(path) != NULL, "mkdtemp %s: %s", path, strerror(errno));
     return path;
+}
+
+/*
+ * A store of page_size 4096: a dram tier of dram_cap slots over an nvme tier
+ * of nvme_cap slots in the file path; budget_mbs 0 is cache mode; worker
+ * and max_in_flight as in dm_store_params_t (max_in_flight 0: the default).
+ */
+static inline dm_store_t *store_make_dram_nvme(const char *path, uint64_t dram_cap,
+                                               uint64_t nvme_cap, uint64_t npages,
+                                               double budget_mbs, int worker,
+                                               uint32_t max_in_flight)
+{
+    dm_store_tier_params_t tiers[2] = {
+        { .kind = DM_STORE_KIND_DRAM, .capacity = dram_cap },
+        { .kind = DM_STORE_KIND_NVME, .capacity = nvme_cap, .path = path,
+          .field_mask = DM_STORE_PARAM_PATH },
+    };
+    dm_store_params_t p = { .tiers = tiers, .ntiers = 2, .npages = npages,
+                            .budget_mbs = budget_mbs, .worker = worker,
+                            .max_in_flight = max_in_flight,
+                            .field_mask = DM_STORE_OPT_BUDGET | DM_STORE_OPT_WORKER };
+    dm_store_t *s;
+
+    if (max_in_flight > 0) {
+        p.field_mask |= DM_STORE_OPT_MAX_IN_FLIGHT;
+    }
+    CHECK_OK(dm_store_create(&p, &s));
+    return s;
+}
+
+/* Waits (the store's worker runs the engine) until nothing is queued or in flight. */
+static inline void store_settle(dm_store_t *s)
+{
+    dm_store_stats_t st;
+
+    for (int i = 0; i < 20000; i++) {
+        dm_store_stats(s, &st);
+        if (st.queued == 0 && st.in_flight == 0) {
+            return;
+        }
+        usleep(500);
+    }
+    CHECK(0, "the engine did not settle: %llu queued, %llu in flight",
+          (unsigned long long)st.queued, (unsigned long long)st.in_flight);
 }
 
 static inline int store_rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)

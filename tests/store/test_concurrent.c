@@ -402,22 +402,6 @@ static void run_threads(void *(*fn)(void *), thr_t *t, unsigned n)
     }
 }
 
-/* Waits (the worker runs the engine) until nothing is queued or in flight. */
-static void settle(dm_store_t *s)
-{
-    dm_store_stats_t st;
-
-    for (int i = 0; i < 20000; i++) {
-        dm_store_stats(s, &st);
-        if (st.queued == 0 && st.in_flight == 0) {
-            return;
-        }
-        usleep(500);
-    }
-    CHECK(0, "the engine did not settle: %llu queued, %llu in flight",
-          (unsigned long long)st.queued, (unsigned long long)st.in_flight);
-}
-
 static void disjoint(dm_store_t *s, unsigned ops)
 {
     thr_t t[NTHR];
@@ -431,7 +415,7 @@ static void disjoint(dm_store_t *s, unsigned ops)
         t[k] = (thr_t){ .s = s, .k = k, .seed = 0x2545f4914f6cdd1dull * (k + 7), .ops = ops };
     }
     run_threads(disjoint_main, t, NTHR);
-    settle(s);
+    store_settle(s);
     verify_model(s, "disjoint");
     dm_store_stats(s, &st);
     printf("disjoint: %u threads x %u ops: migrations done demand %llu (%llu by readers) "
@@ -489,7 +473,7 @@ static void overlapping(dm_store_t *s)
         CHECK(t[k].wpage && t[k].wgen && t[k].wt0 && t[k].wt1, "calloc");
     }
     run_threads(overlap_main, t, NTHR);
-    settle(s);
+    store_settle(s);
     for (uint64_t p = 500; p < 500 + HOT; p++) {
         int64_t g;
         uint64_t end = 0, last_start = 0;
@@ -576,7 +560,7 @@ static void readahead_live(dm_store_t *s)
     CHECK(pthread_create(&th[1], NULL, ra_writer_main, &a) == 0, "pthread_create");
     pthread_join(th[0], NULL);
     pthread_join(th[1], NULL);
-    settle(s);
+    store_settle(s);
     verify_model(s, "read-ahead with writes");
     dm_store_stats(s, &st1);
     printf("read-ahead (live): %llu pages asked, %llu hint migrations done, %llu stale: ok\n",
