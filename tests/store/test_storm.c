@@ -43,26 +43,9 @@ static sample_t g_s[MAXSTEPS + 1];
 static dm_store_t *make(double budget_mbs)
 {
     char path[4300];
-    dm_store_tier_params_t tiers[2];
-    dm_store_params_t p;
-    dm_store_t *s;
 
-    memset(tiers, 0, sizeof(tiers));
-    tiers[0].kind = DM_STORE_KIND_DRAM;
-    tiers[0].capacity = 512;
     snprintf(path, sizeof(path), "%s/storm.dat", g_dir);
-    tiers[1].kind = DM_STORE_KIND_NVME;
-    tiers[1].capacity = 1024;
-    tiers[1].path = path;
-    tiers[1].field_mask = DM_STORE_PARAM_PATH;
-    memset(&p, 0, sizeof(p));
-    p.tiers = tiers;
-    p.ntiers = 2;
-    p.npages = NPAGES;
-    p.budget_mbs = budget_mbs;
-    p.field_mask = DM_STORE_OPT_BUDGET;
-    CHECK_OK(dm_store_create(&p, &s));
-    return s;
+    return store_make_dram_nvme(path, 512, 1024, NPAGES, budget_mbs, 0, 0);
 }
 
 /* One virtual step: progress until nothing is in flight. Returns progress's last answer. */
