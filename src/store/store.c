@@ -392,7 +392,7 @@ typedef struct dm_store_mig {
  */
 typedef struct dm_store_touch {
     _Atomic uint32_t seq;
-    uint32_t         page; /* written by its producer before seq */
+    uint64_t         page; /* written by its producer before seq */
 } dm_store_touch_t;
 
 typedef struct dm_store_touchq {
@@ -1109,7 +1109,7 @@ static void dm_store_touch_defer(dm_store_t *s, uint64_t page)
         } else if (atomic_compare_exchange_weak_explicit(&q->tail, &pos, pos + 1,
                                                          memory_order_relaxed,
                                                          memory_order_relaxed)) {
-            c->page = (uint32_t)page;
+            c->page = page;
             atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
             break;
         }
