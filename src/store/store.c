@@ -189,15 +189,21 @@
  * per-stripe atomic: dm_store_stats is exact); the policy's part (the
  * page's hits, dm_policy_access: a HIT, which never evicts) is put on a
  * bounded multi-producer queue of touches (TOUCH_STRIPES queues of
- * TOUCH_CELLS; a thread uses one) and applied under s->lock by whoever
- * takes it next (dm_store_lock*: the worker, every locked path, the stats),
- * before it does anything else: so a policy decides with every touch
- * queued before its lock was taken, in the order one thread's accesses
- * had. A page has at most one touch queued (touched[p]): the policy sees
- * the reads of a page between two drains as one access, as a reference bit
- * would (a HIT moves a page to the front, or marks it, once as well as
- * twice); so a drain costs at most one policy call per page read, however
- * fast a hot set is read. A reader whose queue is half full drains it
+ * TOUCH_CELLS; a thread uses one) and applied under s->lock: by whoever
+ * takes it (dm_store_lock*: the worker, every locked path, the stats) at
+ * least TOUCH_DELAY_NS after the last time they were applied, and always
+ * before tier 0's policy takes in a page it does not hold (the only access
+ * that can choose a victim: dm_store_policy_enter_locked). So a policy
+ * decides with every touch queued before its lock was taken, in the order
+ * one thread's accesses had. A page has at most one touch queued
+ * (touched[p]): the policy sees the reads of a page between two drains as
+ * one access, as a reference bit would (a HIT moves a page to the front,
+ * or marks it, once as well as twice); so a drain costs at most one policy
+ * call per page read, however fast a hot set is read, and the delay keeps
+ * lock-takers that decide nothing (the worker reaping completions, hits on
+ * the locked path, the stats) from paying for a hot set's touches one
+ * lock at a time (in bench_store_storm the worker spent most of its time
+ * there). A reader whose queue is half full drains it
  * itself when the lock is free (trylock) and no engine thread waits for
  * it; a touch that finds its queue full is dropped and counted (stats:
  * touches_dropped). A touch of a page that left tier 0 or became a victim
@@ -284,6 +290,7 @@
 #define TOUCH_STRIPES 4u    /* touch queues (and fast hit counters); a thread uses one */
 #define TOUCH_CELLS 4096u   /* touches one queue holds (a power of two) */
 #define TOUCH_RETRY 64u     /* a reader past half its queue tries the lock every this many */
+#define TOUCH_DELAY_NS 1000000u /* queued touches wait at most this long for a lock-taker */
 
 /*
  * ThreadSanitizer: the lock-free copy is the seqlock's data race, by design
@@ -438,6 +445,7 @@ struct dm_store {
     dm_store_touchq_t *touchq;   /* [TOUCH_STRIPES] */
     _Atomic uint8_t  *touched;   /* [npages]: 1 while a touch of the page is queued */
     atomic_uint_fast64_t touches_dropped;
+    uint64_t          touch_drained; /* when the touches were last applied (s->lock) */
     size_t            page_size;
     size_t            buf_align;
     dm_migrate_t     *sched;
@@ -480,7 +488,7 @@ struct dm_store {
  * own step, not by the application's appetite. Demand threads do not count
  * as waiting: several readers would only make each other yield.
  */
-static void dm_store_touch_drain_locked(dm_store_t *s);
+static void dm_store_touch_drain_locked(dm_store_t *s, int force);
 
 /* Both take the lock, then apply the touches lock-free reads left (the essay). */
 static void dm_store_lock(dm_store_t *s)
@@ -490,7 +498,7 @@ static void dm_store_lock(dm_store_t *s)
         pthread_mutex_lock(&s->lock);
         atomic_fetch_sub(&s->waiting, 1);
     }
-    dm_store_touch_drain_locked(s);
+    dm_store_touch_drain_locked(s, 0);
 }
 
 /* The index lock again, for a demand path that released it for its I/O. */
@@ -505,7 +513,7 @@ static void dm_store_lock_demand(dm_store_t *s)
         sched_yield();
     }
     pthread_mutex_lock(&s->lock);
-    dm_store_touch_drain_locked(s);
+    dm_store_touch_drain_locked(s, 0);
 }
 
 static void dm_store_unlock(dm_store_t *s)
@@ -721,6 +729,20 @@ static void dm_store_victim_locked(dm_store_t *s, unsigned t, uint64_t v, int sy
 }
 
 /*
+ * Tells tier t's policy that page enters it (dm_policy_access). That may
+ * choose a victim: tier 0's policy first hears every lock-free read queued
+ * until now, so a decision never misses a read for TOUCH_DELAY_NS.
+ */
+static dm_policy_verdict_t dm_store_policy_enter_locked(dm_store_t *s, unsigned t, uint64_t page,
+                                                        int is_write, uint64_t *victim)
+{
+    if (t == 0 && !dm_policy_where_resident(dm_policy_lookup(s->t[0].policy, page))) {
+        dm_store_touch_drain_locked(s, 1);
+    }
+    return dm_policy_access(s->t[t].policy, page, is_write, victim);
+}
+
+/*
  * Page enters tier t's policy; its victim, if any, is handled as above.
  * pre: t is not the last tier, or it has a free slot (its policy, as large
  * as the tier, then never evicts): callers check room first.
@@ -731,7 +753,7 @@ static void dm_store_admit_locked(dm_store_t *s, unsigned t, uint64_t page, int 
     uint64_t victim = 0;
     dm_policy_verdict_t verdict;
 
-    verdict = dm_policy_access(s->t[t].policy, page, is_write, &victim);
+    verdict = dm_store_policy_enter_locked(s, t, page, is_write, &victim);
     dm_store_give_advice_locked(s, t, page);
     if (verdict == DM_POLICY_MISS_EVICT) {
         dm_store_victim_locked(s, t, victim, sync);
@@ -861,7 +883,7 @@ static void dm_store_drop_locked(dm_store_t *s, uint64_t page, int sync)
 
     assert(dm_store_can_drop(s, pg));
     (void)dm_migrate_cancel(s->sched, page); /* a queued demotion is done now */
-    verdict = dm_policy_access(s->t[d].policy, page, 0, &victim);
+    verdict = dm_store_policy_enter_locked(s, d, page, 0, &victim);
     dm_store_give_advice_locked(s, d, page);
     dm_store_switch_locked(s, page, d, pg->cslot, DM_MIGRATE_PRESSURE, SW_DROPPED);
     if (verdict == DM_POLICY_MISS_EVICT) {
@@ -1037,16 +1059,33 @@ static void dm_store_touch_locked(dm_store_t *s, uint64_t page, int is_write)
 
 /*
  * Applies the touches lock-free reads queued (see the essay), at most a
- * queue's worth per stripe (producers may go on meanwhile). The hit was
- * counted by the reader. A page that left tier 0 or became a victim since
- * is not touched: its policy decided without this read, or it moved.
+ * queue's worth per stripe (producers may go on meanwhile), unless (force
+ * 0) they were applied less than TOUCH_DELAY_NS ago. The hit was counted
+ * by the reader. A page that left tier 0 or became a victim since is not
+ * touched: its policy decided without this read, or it moved.
  * pre: s->lock.
  */
-static void dm_store_touch_drain_locked(dm_store_t *s)
+static void dm_store_touch_drain_locked(dm_store_t *s, int force)
 {
+    uint64_t now;
+    unsigned first = 0;
+
     if (s->touchq == NULL) {
         return;
     }
+    while (first < TOUCH_STRIPES &&
+           atomic_load_explicit(&s->touchq[first].tail, memory_order_relaxed) ==
+               atomic_load_explicit(&s->touchq[first].head, memory_order_relaxed)) {
+        first++;
+    }
+    if (first == TOUCH_STRIPES) {
+        return; /* nothing queued */
+    }
+    now = dm_time_ns();
+    if (!force && now - s->touch_drained < TOUCH_DELAY_NS) {
+        return; /* applied lately: let more reads of the same pages collapse */
+    }
+    s->touch_drained = now;
     for (unsigned k = 0; k < TOUCH_STRIPES; k++) {
         dm_store_touchq_t *q = &s->touchq[k];
         uint32_t pos = atomic_load_explicit(&q->head, memory_order_relaxed), n;
@@ -1118,7 +1157,7 @@ static void dm_store_touch_defer(dm_store_t *s, uint64_t page)
         pos + 1 - atomic_load_explicit(&q->head, memory_order_relaxed) >= TOUCH_CELLS / 2 &&
         atomic_load_explicit(&s->waiting, memory_order_relaxed) == 0 &&
         pthread_mutex_trylock(&s->lock) == 0) {
-        dm_store_touch_drain_locked(s);
+        dm_store_touch_drain_locked(s, 1);
         pthread_mutex_unlock(&s->lock);
     }
 }
@@ -1329,7 +1368,7 @@ static void dm_store_commit_locked(dm_store_t *s, dm_store_mig_t *mig)
 
     /* ==== COMMIT POINT ==== from here the copy is the page; the source slot
      * is freed by the switch. Before here, dropping the copy lost nothing. */
-    verdict = dm_policy_access(s->t[mig->dst].policy, mig->page, 0, &victim);
+    verdict = dm_store_policy_enter_locked(s, mig->dst, mig->page, 0, &victim);
     dm_store_give_advice_locked(s, mig->dst, mig->page);
     dm_store_switch_locked(s, mig->page, mig->dst, mig->dst_slot, (dm_migrate_class_t)mig->cls,
                            SW_COPIED);

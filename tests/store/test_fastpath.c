@@ -23,6 +23,8 @@
  *   exact       the hit counts stay exact with lock-free reads: tier 0's
  *               hits grow by one per read, no touch dropped when one thread
  *               reads alone
+ *   recency     pages read lock-free are the ones a full dram keeps when
+ *               new pages arrive: the policy is told of the reads
  *   read-ahead  a sequential reader through pages of dram (lock-free until
  *               the third in sequence) into pages of nvme: read-ahead is
  *               asked before it leaves dram, as when every read took the
@@ -309,6 +311,54 @@ static void exact(void)
     free(buf);
 }
 
+/* ---- the policy sees lock-free reads ------------------------------------ */
+
+/*
+ * dram full of pages 0 .. DRAM_CAP-1 written in that order; the older half
+ * is then read, mostly lock-free, and at once half a dram of new pages
+ * arrives. The policy hears of the reads (queued touches) before it chooses
+ * a victim, however soon that comes, so the pages evicted are the unread
+ * ones. Without the touches, or with a decision that does not wait for
+ * them (touches applied only every TOUCH_DELAY_NS), pages just read are
+ * evicted (22 and 31 of 32 kept).
+ */
+static void recency(void)
+{
+    dm_store_t *s = make(0, 0);
+    char *buf = store_alloc(PS);
+    dm_store_stats_t a, b;
+    unsigned kept = 0;
+
+    for (uint64_t p = 0; p < DRAM_CAP; p++) {
+        page_fill(buf, p, 1);
+        CHECK_OK(dm_store_write(s, p, buf));
+    }
+    dm_store_stats(s, &a);
+    for (int round = 0; round < 2; round++) {
+        for (uint64_t i = 0; i < DRAM_CAP / 2; i++) {
+            /* stride 7: never two pages in sequence (read-ahead's locked path) */
+            CHECK_OK(dm_store_read(s, i * 7 % (DRAM_CAP / 2), buf));
+        }
+    }
+    dm_store_stats(s, &b);
+    /* the first round takes back the pages chosen as victims (locked) */
+    CHECK(b.fast_reads - a.fast_reads >= DRAM_CAP / 2, "reads took the lock (%llu lock-free)",
+          (unsigned long long)(b.fast_reads - a.fast_reads));
+    for (uint64_t p = COLD0; p < COLD0 + DRAM_CAP / 2; p++) {
+        page_fill(buf, p, 1);
+        CHECK_OK(dm_store_write(s, p, buf));
+    }
+    for (uint64_t p = 0; p < DRAM_CAP / 2; p++) {
+        kept += dm_store_page_tier(s, p) == 0;
+    }
+    printf("recency: %u of the %u pages read lock-free still in dram after %u new pages\n",
+           kept, DRAM_CAP / 2, DRAM_CAP / 2);
+    CHECK(kept == DRAM_CAP / 2, "the policy evicted pages it was told were read");
+    CHECK_OK(dm_store_check(s));
+    dm_store_destroy(s);
+    free(buf);
+}
+
 /* ---- read-ahead ---------------------------------------------------------- */
 
 static void readahead(void)
@@ -378,6 +428,7 @@ int main(int argc, char **argv)
 
     g_dir = store_scratch_dir("fastpath");
     exact();
+    recency();
     readahead();
     hammer(200, seconds);
     hammer(0, seconds);
