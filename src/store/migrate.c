@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "status.h"
+#include "util.h"
 
 #define NIL UINT32_MAX
 
@@ -33,6 +34,8 @@ struct dm_migrate {
     uint32_t               head[DM_MIGRATE_CLASS_COUNT];
     uint32_t               tail[DM_MIGRATE_CLASS_COUNT];
     uint64_t               queued_bg;                    /* HINT + SCAN queued */
+    /* HINT + SCAN queued per pair (from, to): the size of a pair's batch */
+    uint32_t               queued_pair_bg[DM_MIGRATE_MAX_TIERS][DM_MIGRATE_MAX_TIERS];
     dm_budget_t            bucket[DM_MIGRATE_MAX_TIERS][DM_MIGRATE_MAX_TIERS];
     dm_migrate_counters_t  c;
 };
@@ -85,6 +88,13 @@ dm_status_t dm_migrate_create(const dm_migrate_params_t *p, dm_migrate_t **m_p)
                             "migrate: burst %llu not in page_size (%llu) .. %llu",
                             (unsigned long long)p->burst, (unsigned long long)p->page_size,
                             DM_BUDGET_BURST_MAX);
+    }
+    if (p->rate != 0 && p->batch > 1 && (uint64_t)p->batch * p->page_size > p->burst) {
+        return dm_error_set(DM_ERR_INVALID_PARAM,
+                            "migrate: batch of %u pages (%llu bytes) above the burst (%llu): "
+                            "the bucket could never admit it", p->batch,
+                            (unsigned long long)p->batch * p->page_size,
+                            (unsigned long long)p->burst);
     }
     m = calloc(1, sizeof(*m));
     if (m == NULL) {
@@ -144,6 +154,7 @@ static void dm_migrate_unlink(dm_migrate_t *m, uint32_t page)
     m->c.queued[r->cls]--;
     if (dm_migrate_optional(r->cls)) {
         m->queued_bg--;
+        m->queued_pair_bg[r->from][r->to]--;
     }
 }
 
@@ -162,6 +173,7 @@ static void dm_migrate_append(dm_migrate_t *m, uint32_t page)
     m->c.queued[r->cls]++;
     if (dm_migrate_optional(r->cls)) {
         m->queued_bg++;
+        m->queued_pair_bg[r->from][r->to]++;
     }
     assert(m->queued_bg <= m->params.queue_max);
 }
@@ -219,6 +231,20 @@ dm_status_t dm_migrate_request(dm_migrate_t *m, uint64_t page, unsigned from, un
     return DM_OK;
 }
 
+/*
+ * Bytes a pair's first request must find in its bucket: its page, or for a
+ * background one its batch (see migrate.h).
+ */
+static uint64_t dm_migrate_need(const dm_migrate_t *m, const dm_migrate_rec_t *r)
+{
+    uint64_t n = 1;
+
+    if (dm_migrate_optional(r->cls) && m->params.batch > 1) {
+        n = DM_MIN((uint64_t)m->params.batch, (uint64_t)m->queued_pair_bg[r->from][r->to]);
+    }
+    return n * m->params.page_size;
+}
+
 /* 1 when some destination has room for the class (bg: HINT, SCAN). */
 static int dm_migrate_any_room(const dm_migrate_t *m, const dm_migrate_room_t *room, int bg)
 {
@@ -263,9 +289,11 @@ unsigned dm_migrate_next(dm_migrate_t *m, uint64_t now_ns, dm_migrate_room_t *ro
                          dm_migrate_action_t *actions, unsigned max)
 {
     uint8_t blocked[DM_MIGRATE_MAX_TIERS][DM_MIGRATE_MAX_TIERS];
+    uint8_t opened[DM_MIGRATE_MAX_TIERS][DM_MIGRATE_MAX_TIERS]; /* its batch admitted */
     unsigned n = 0;
 
     memset(blocked, 0, sizeof(blocked));
+    memset(opened, 0, sizeof(opened));
     for (unsigned cls = 0; cls < DM_MIGRATE_CLASS_COUNT; cls++) {
         uint32_t page = m->head[cls];
         int bg = cls == DM_MIGRATE_HINT || cls == DM_MIGRATE_SCAN;
@@ -282,6 +310,17 @@ unsigned dm_migrate_next(dm_migrate_t *m, uint64_t now_ns, dm_migrate_room_t *ro
             }
             if (!blocked[r->from][r->to] && room->room[r->to] > 0 &&
                 (!bg || room->room_bg[r->to] > 0)) {
+                dm_budget_t probe = m->bucket[r->from][r->to];
+
+                if (bg && !opened[r->from][r->to]) {
+                    /* the first of the pair's batch: are the batch's tokens there? */
+                    if (!dm_budget_take(&probe, dm_migrate_need(m, r), now_ns, NULL)) {
+                        blocked[r->from][r->to] = 1;
+                        page = next;
+                        continue;
+                    }
+                    opened[r->from][r->to] = 1;
+                }
                 if (!dm_budget_take(&m->bucket[r->from][r->to], m->params.page_size, now_ns,
                                     NULL)) {
                     /* later requests of this pair wait behind this one */
@@ -385,7 +424,7 @@ uint64_t dm_migrate_next_time(dm_migrate_t *m, uint64_t now_ns)
             }
             seen[r->from][r->to] = 1;
             probe = m->bucket[r->from][r->to]; /* a copy: asking spends nothing */
-            if (dm_budget_take(&probe, m->params.page_size, now_ns, &when)) {
+            if (dm_budget_take(&probe, dm_migrate_need(m, r), now_ns, &when)) {
                 return now_ns;
             }
             if (when < best) {

@@ -29,6 +29,16 @@
  * Starting spends the tokens; so the bytes started per pair over any window
  * W are at most burst + rate * W (budget.h).
  *
+ * Batches (params.batch > 1): background requests (HINT, SCAN) of a pair
+ * start together. The first of a pair in a call waits until the bucket
+ * admits min(batch, the pair's queued background requests) pages at once;
+ * those behind it then find their tokens. So a budget that trickles tokens
+ * in one page at a time still starts background work in runs: one wake of
+ * the engine and one device submission per batch, not per page. Only time
+ * is added (at most batch pages' worth of rate to the first): the bound
+ * above holds, a lone request is not delayed, DEMAND and PRESSURE never
+ * wait for a batch.
+ *
  * Queue bound: at most queue_max optional (HINT, SCAN) requests queued;
  * one more is REJECTED (counted). DEMAND and PRESSURE requests are never
  * rejected: a reader waits for the one, a tier above its target for the
@@ -104,6 +114,8 @@ typedef struct dm_migrate_params {
     uint64_t page_size;     /* bytes per migration, >= 1 */
     uint64_t rate;          /* bytes/s per pair, 0 = unlimited, <= DM_BUDGET_RATE_MAX */
     uint64_t burst;         /* bytes, page_size .. DM_BUDGET_BURST_MAX (rate > 0) */
+    uint32_t batch;         /* background pages a pair starts together (0, 1: one);
+                             * batch * page_size <= burst when rate > 0 */
     uint64_t now_ns;        /* the buckets start full at this time */
 } dm_migrate_params_t;
 
@@ -194,8 +206,9 @@ dm_migrate_state_t dm_migrate_state(const dm_migrate_t *m, uint64_t page, unsign
 
 /*
  * The earliest time >= now_ns at which a queued request's bucket admits it
- * (ignoring slots and room): now_ns when one could start now, UINT64_MAX
- * when nothing is queued. For a worker deciding how long to sleep.
+ * (and its batch: see above; ignoring slots and room): now_ns when one
+ * could start now, UINT64_MAX when nothing is queued. For a worker
+ * deciding how long to sleep.
  */
 uint64_t dm_migrate_next_time(dm_migrate_t *m, uint64_t now_ns);
 

@@ -14,6 +14,10 @@
  *                burst + rate * W; a demand waiting for tokens is not
  *                overtaken on its pair by a background request; other pairs
  *                go on; next_time names when
+ *   batches      background requests of a pair wait for their batch's
+ *                tokens, then start together; a short queue waits only for
+ *                itself; a demand does not wait for a batch; next_time
+ *                names when the batch is admitted
  *   room         no room in a destination holds its requests only;
  *                room_bg holds HINT and SCAN only
  *   endings      no space, I/O error, stale, canceled are counted, the page
@@ -204,6 +208,57 @@ static void budget(void)
     printf("budget: ok\n");
 }
 
+static void batches(void)
+{
+    /* 10 pages/s per pair, burst 8 pages, batches of 4 */
+    dm_migrate_params_t p = {
+        .npages = 100, .ntiers = 2, .max_in_flight = 64, .queue_max = 100, .page_size = PS,
+        .rate = 10 * PS, .burst = 8 * PS, .batch = 4, .now_ns = 0,
+    };
+    const uint64_t ms = 1000000ull;
+    dm_migrate_t *m;
+    dm_migrate_action_t a[16];
+    dm_migrate_room_t room;
+    unsigned n;
+
+    CHECK_OK(dm_migrate_create(&p, &m));
+    room_all(&room, 100);
+    for (uint64_t pg = 0; pg < 10; pg++) {
+        req(m, pg, 1, 0, DM_MIGRATE_HINT);
+    }
+    n = dm_migrate_next(m, 0, &room, a, 16);
+    CHECK(n == 8, "a full bucket starts its burst: %u", n);
+    /* 2 queued: the batch is 2 pages; 1 token at 100 ms is not enough */
+    CHECK(dm_migrate_next(m, 100 * ms, &room, a, 16) == 0, "started before its batch's tokens");
+    CHECK(dm_migrate_next_time(m, 100 * ms) == 200 * ms, "next time %llu ms, want 200",
+          (unsigned long long)(dm_migrate_next_time(m, 100 * ms) / ms));
+    n = dm_migrate_next(m, 200 * ms, &room, a, 16);
+    CHECK(n == 2 && a[0].page == 8 && a[1].page == 9, "the batch of 2 at 200 ms: %u", n);
+    /* 6 queued, empty bucket: a batch of 4 waits 400 ms; a demand does not */
+    for (uint64_t pg = 20; pg < 26; pg++) {
+        req(m, pg, 1, 0, DM_MIGRATE_HINT);
+    }
+    req(m, 30, 1, 0, DM_MIGRATE_DEMAND);
+    n = dm_migrate_next(m, 300 * ms, &room, a, 16);
+    CHECK(n == 1 && a[0].page == 30, "the demand alone at 300 ms: %u", n);
+    CHECK(dm_migrate_next_time(m, 300 * ms) == 700 * ms, "next time %llu ms, want 700",
+          (unsigned long long)(dm_migrate_next_time(m, 300 * ms) / ms));
+    CHECK(dm_migrate_next(m, 699 * ms, &room, a, 16) == 0, "a batch started 1 ms early");
+    n = dm_migrate_next(m, 700 * ms, &room, a, 16);
+    CHECK(n == 4 && a[0].page == 20 && a[3].page == 23, "the batch of 4 at 700 ms: %u", n);
+    /* a lone request (the 2 left: 2 tokens at 900 ms) is not held for more */
+    n = dm_migrate_next(m, 900 * ms, &room, a, 16);
+    CHECK(n == 2, "the last 2 at 900 ms: %u", n);
+    req(m, 40, 1, 0, DM_MIGRATE_SCAN);
+    n = dm_migrate_next(m, 1000 * ms, &room, a, 16);
+    CHECK(n == 1 && a[0].page == 40, "a lone request waits only for its own page: %u", n);
+    dm_migrate_destroy(m);
+    /* a batch the bucket can never hold is refused */
+    p.batch = 9;
+    CHECK_ST(dm_migrate_create(&p, &m), DM_ERR_INVALID_PARAM);
+    printf("batches: ok\n");
+}
+
 static void room(void)
 {
     dm_migrate_t *m = make(16, 100, 0, 0);
@@ -299,6 +354,7 @@ int main(void)
     coalescing();
     rejection();
     budget();
+    batches();
     room();
     endings();
     params();
