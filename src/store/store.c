@@ -102,7 +102,7 @@
  * together when the last I/O of the group is done. Under a budget the
  * scheduler admits background requests of a pair in batches (BG_BATCH,
  * migrate.h), so even a budget that earns one page of tokens at a time
- * gives the engine groups to start, and the worker one wake per batch.
+ * gives the engine groups to start, and the worker fewer steps.
  *
  * Demand promotion in the reader's thread (budget mode). A read of a page
  * outside tier 0 has to read the source anyway; when the pair's bucket, the
@@ -267,15 +267,12 @@
 #include <assert.h>
 #include <errno.h>
 #include <math.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include "log.h"
 #include "status.h"
@@ -287,8 +284,6 @@
 #define START_BATCH 256u    /* migrations one engine step starts at most */
 #define RUN_MAX     64u     /* pages one engine I/O moves at most */
 #define WAIT_NS     50000u  /* a waiter looks again after this (it also wakes on cond) */
-#define POLL_NS     50000u  /* the worker polls a tier that cannot wake it this often */
-#define IO_WAIT_NS  5000000u /* ... and looks after this even when it can (a safety net) */
 #define RA_STREAMS  16u     /* sequential readers followed at once */
 #define RA_TRIGGER  3u      /* pages in sequence before read-ahead starts */
 #define RA_MIN      8u      /* the first read-ahead window, pages */
@@ -374,7 +369,6 @@ typedef struct dm_store_tstate {
     uint64_t             high;      /* slots; above it no HINT/SCAN promotion starts */
     uint64_t             hits, misses;
     unsigned             ops;       /* engine operations submitted, not reaped */
-    int                  event_fd;  /* readable at a completion (tier.h); -1: poll */
 } dm_store_tstate_t;
 
 /* A record's phase. ENDED: committed or ended, held until its group is done. */
@@ -444,7 +438,7 @@ struct dm_store {
     pthread_mutex_t   lock;  /* THE index lock: see the essay */
     atomic_uint       waiting; /* threads blocked on lock (dm_store_lock) */
     pthread_cond_t    cond;  /* pins dropped, reads of sources done, commits done (MONOTONIC) */
-    int               wake_fd; /* eventfd: wakes the worker (dm_store_kick_locked); -1: none */
+    pthread_cond_t    work;  /* wakes the worker (CLOCK_MONOTONIC) */
     unsigned          ntiers;
     dm_store_tstate_t t[DM_STORE_MAX_TIERS];
     dm_store_page_t  *pages;
@@ -684,23 +678,6 @@ static void dm_store_fast_publish_locked(dm_store_t *s, uint64_t page)
 /* ------------------------------------------------------------------------ */
 /* Requests, victims, moves. All under s->lock.                              */
 
-/*
- * Wakes the worker: kick tells it not to sleep, the eventfd wakes it if it
- * sleeps already (it looks at kick under s->lock before it sleeps, and
- * clears it after). One write per wake. pre: s->lock.
- */
-static void dm_store_kick_locked(dm_store_t *s)
-{
-    static const uint64_t one = 1;
-
-    if (!s->kick) {
-        s->kick = 1;
-        if (write(s->wake_fd, &one, sizeof(one)) < 0) {
-            DM_DEBUG("store: waking the worker: %s", strerror(errno)); /* it looks anyway */
-        }
-    }
-}
-
 static dm_migrate_verdict_t dm_store_request_locked(dm_store_t *s, uint64_t page, unsigned from,
                                                     unsigned to, dm_migrate_class_t cls)
 {
@@ -711,7 +688,8 @@ static dm_migrate_verdict_t dm_store_request_locked(dm_store_t *s, uint64_t page
         v == DM_MIGRATE_QUEUED && s->worker &&
         (cls != DM_MIGRATE_PRESSURE ||
          dm_migrate_queued_class(s->sched, DM_MIGRATE_PRESSURE) >= s->demote_batch)) {
-        dm_store_kick_locked(s);
+        s->kick = 1;
+        pthread_cond_signal(&s->work);
     }
     return v;
 }
@@ -1793,17 +1771,12 @@ static uint64_t dm_store_now_locked(dm_store_t *s)
     return s->last_now;
 }
 
-/*
- * The engine's step: starts what is due and reaps what finished, until
- * nothing moves or limit steps (each start or reap is one). Unless it
- * stops at limit, every tier with operations of the engine was polled
- * after the last start (nvme hands what it prepared to the device at a
- * poll). Returns the steps. pre: s->lock.
- */
-static unsigned dm_store_engine_locked(dm_store_t *s, uint64_t now_ns, unsigned limit)
+dm_status_t dm_store_progress(dm_store_t *s, uint64_t now_ns, unsigned max_steps)
 {
-    unsigned steps = 0;
+    unsigned steps = 0, limit = max_steps ? max_steps : UINT32_MAX;
+    dm_status_t ret;
 
+    dm_store_lock(s);
     if (now_ns < s->last_now) {
         now_ns = s->last_now;
     }
@@ -1829,15 +1802,6 @@ static unsigned dm_store_engine_locked(dm_store_t *s, uint64_t now_ns, unsigned 
             break;
         }
     }
-    return steps;
-}
-
-dm_status_t dm_store_progress(dm_store_t *s, uint64_t now_ns, unsigned max_steps)
-{
-    dm_status_t ret;
-
-    dm_store_lock(s);
-    (void)dm_store_engine_locked(s, now_ns, max_steps ? max_steps : UINT32_MAX);
     ret = (dm_migrate_queued(s->sched) > 0 || dm_migrate_in_flight(s->sched) > 0)
               ? DM_INPROGRESS : DM_OK;
     dm_store_unlock(s);
@@ -2572,105 +2536,43 @@ out:
 /* ------------------------------------------------------------------------ */
 /* The worker.                                                               */
 
-/*
- * The worker's descriptors: its wake eventfd, then each tier's completion
- * eventfd (tiers without one are polled). Returns how many.
- */
-static unsigned dm_store_worker_fds(const dm_store_t *s, struct pollfd *fds)
-{
-    unsigned n = 0;
-
-    fds[n++] = (struct pollfd){ .fd = s->wake_fd, .events = POLLIN };
-    for (unsigned t = 0; t < s->ntiers; t++) {
-        if (s->t[t].event_fd >= 0) {
-            fds[n++] = (struct pollfd){ .fd = s->t[t].event_fd, .events = POLLIN };
-        }
-    }
-    return n;
-}
-
-/*
- * How long the worker may sleep from now: until the scheduler's next
- * admissible time, the next scan, or a completion. A tier with engine
- * operations in flight that cannot wake it (no event_fd) is polled every
- * POLL_NS; the others wake it, with IO_WAIT_NS as a safety net. pre: s->lock.
- */
-static uint64_t dm_store_worker_deadline_locked(const dm_store_t *s, uint64_t now,
-                                                uint64_t next_scan)
-{
-    uint64_t deadline = now + 100000000, when;
-
-    if (dm_migrate_queued(s->sched) > 0) {
-        when = dm_migrate_next_time(s->sched, now);
-        /* admissible now yet nothing started: waiting for room */
-        deadline = when <= now ? now + 1000000 : DM_MIN(when, deadline);
-    }
-    if (dm_migrate_in_flight(s->sched) > 0) {
-        uint64_t wait = IO_WAIT_NS;
-
-        for (unsigned t = 0; t < s->ntiers; t++) {
-            if (s->t[t].ops > 0 && s->t[t].event_fd < 0) {
-                wait = POLL_NS;
-            }
-        }
-        deadline = DM_MIN(deadline, now + wait);
-    }
-    if (s->scan_interval_ms > 0) {
-        deadline = DM_MIN(deadline, next_scan);
-    }
-    return deadline;
-}
-
-/*
- * The worker runs the engine until stop. It sleeps in ppoll on its wake
- * eventfd (a kick: new requests, destroy) and the tiers' completion
- * eventfds, and resets the ones that woke it before it runs the engine:
- * a completion after that reset wakes the next sleep. The engine's step
- * polls every tier it submitted to after its last start, so nothing it
- * started waits for a poll while it sleeps (a step cut at its limit runs
- * again at once). Starts outside the worker either poll after them
- * (dm_store_help_locked) or come after requests that kicked it (read-ahead:
- * HINT requests kick).
- */
 static void *dm_store_worker_main(void *arg)
 {
     dm_store_t *s = arg;
     uint64_t next_scan = dm_time_ns() + (uint64_t)s->scan_interval_ms * 1000000ull;
-    struct pollfd fds[1 + DM_STORE_MAX_TIERS];
-    unsigned nfds = dm_store_worker_fds(s, fds);
 
     dm_store_lock(s);
     while (!s->stop) {
-        uint64_t now = dm_time_ns(), deadline;
-        unsigned steps = dm_store_engine_locked(s, now, 256);
+        uint64_t now, deadline, when;
+        struct timespec ts;
 
+        dm_store_unlock(s);
+        now = dm_time_ns();
+        (void)dm_store_progress(s, now, 256);
         if (s->scan_interval_ms > 0 && now >= next_scan) {
-            dm_store_unlock(s);
             (void)dm_store_scan(s);
             next_scan = now + (uint64_t)s->scan_interval_ms * 1000000ull;
-            dm_store_lock(s);
         }
+        dm_store_lock(s);
         if (s->stop) {
             break;
         }
-        deadline = dm_store_worker_deadline_locked(s, now, next_scan);
-        if (!s->kick && steps < 256) {
-            uint64_t t = dm_time_ns(), rel = deadline > t ? deadline - t : 0;
-            struct timespec ts = { .tv_sec = (time_t)(rel / DM_NSEC_PER_SEC),
-                                   .tv_nsec = (long)(rel % DM_NSEC_PER_SEC) };
-
-            dm_store_unlock(s);
-            if (ppoll(fds, nfds, &ts, NULL) > 0) {
-                for (unsigned i = 0; i < nfds; i++) {
-                    uint64_t v;
-
-                    if ((fds[i].revents & POLLIN) && read(fds[i].fd, &v, sizeof(v)) < 0) {
-                        DM_DEBUG("store: worker: reading a wake descriptor: %s",
-                                 strerror(errno)); /* non-blocking: a racing reset */
-                    }
-                }
-            }
-            dm_store_lock(s);
+        if (dm_migrate_in_flight(s->sched) > 0) {
+            deadline = now + 50000; /* completions: look again soon */
+        } else if (dm_migrate_queued(s->sched) > 0) {
+            when = dm_migrate_next_time(s->sched, now);
+            /* admissible now yet nothing started: waiting for room */
+            deadline = when <= now ? now + 1000000 : DM_MIN(when, now + 100000000);
+        } else {
+            deadline = now + 100000000;
+        }
+        if (s->scan_interval_ms > 0 && next_scan < deadline) {
+            deadline = next_scan;
+        }
+        if (!s->kick) {
+            ts.tv_sec = (time_t)(deadline / DM_NSEC_PER_SEC);
+            ts.tv_nsec = (long)(deadline % DM_NSEC_PER_SEC);
+            (void)pthread_cond_timedwait(&s->work, &s->lock, &ts);
         }
         s->kick = 0;
     }
@@ -2697,9 +2599,6 @@ static void dm_store_free(dm_store_t *s)
         }
     }
     dm_migrate_destroy(s->sched);
-    if (s->wake_fd >= 0) {
-        close(s->wake_fd);
-    }
     free((void *)s->fast);
     free(s->touchq);
     free((void *)s->touched);
@@ -2719,12 +2618,13 @@ void dm_store_destroy(dm_store_t *s)
     if (s->worker) {
         dm_store_lock(s);
         s->stop = 1;
-        dm_store_kick_locked(s);
+        pthread_cond_signal(&s->work);
         dm_store_unlock(s);
         pthread_join(s->thread, NULL);
     }
     /* migrations in flight are dropped: their pages' index still names the
      * source, which was never touched (see the essay) */
+    pthread_cond_destroy(&s->work);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
     dm_store_free(s);
@@ -2827,7 +2727,6 @@ dm_status_t dm_store_create(const dm_store_params_t *p, dm_store_t **store_p)
     if (s == NULL) {
         return dm_error_set(DM_ERR_NO_MEMORY, "store: no memory");
     }
-    s->wake_fd = -1;
     s->ntiers = p->ntiers;
     s->npages = p->npages;
     s->page_size = (m & DM_STORE_OPT_PAGE_SIZE) ? p->page_size : 4096;
@@ -2910,7 +2809,6 @@ dm_status_t dm_store_create(const dm_store_params_t *p, dm_store_t **store_p)
         ts->info = info[i];
         pthread_mutex_init(&ts->io_lock, NULL);
         ts->concurrent = ts->info.concurrent;
-        ts->event_fd = dm_store_tier_event_fd(ts->tier);
         /* runs and home slots for the lower tiers only: dram and gpu are upper
          * tiers whose slots go to whichever pages are hot */
         ts->runs = ts->info.kind != DM_STORE_KIND_DRAM && ts->info.kind != DM_STORE_KIND_GPU &&
@@ -3036,14 +2934,13 @@ dm_status_t dm_store_create(const dm_store_params_t *p, dm_store_t **store_p)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->cond, &ca);
     pthread_condattr_destroy(&ca);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->work, &ca);
+    pthread_condattr_destroy(&ca);
     if ((m & DM_STORE_OPT_WORKER) && p->worker) {
         int rc;
 
-        s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (s->wake_fd < 0) {
-            st = dm_error_set(DM_ERR_IO, "store: the worker's eventfd: %s", strerror(errno));
-            goto err_sync;
-        }
         s->worker = 1;
         rc = pthread_create(&s->thread, NULL, dm_store_worker_main, s);
         if (rc != 0) {
@@ -3056,6 +2953,7 @@ dm_status_t dm_store_create(const dm_store_params_t *p, dm_store_t **store_p)
     return DM_OK;
 
 err_sync:
+    pthread_cond_destroy(&s->work);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
 err_tiers: /* tiers not yet moved into s, then whatever s holds */

@@ -167,7 +167,7 @@ typedef struct dm_store_params {
  * unknown, budget_mbs negative, budget_burst, max_in_flight, queue_max,
  * watermarks, scan_threshold, readahead_max, tiers[i].page_size,
  * tiers[i].queue_depth, the capacity bound); any error of dm_store_tier_create (tier i named);
- * DM_ERR_NO_MEMORY; DM_ERR_IO (the worker thread, or its eventfd, could not be made).
+ * DM_ERR_NO_MEMORY; DM_ERR_IO (the worker thread could not start).
  */
 dm_status_t dm_store_create(const dm_store_params_t *params, dm_store_t **store_p);
 

@@ -497,11 +497,6 @@ dm_status_t dm_store_tier_poll(dm_store_tier_t *tier, unsigned min_complete,
     return DM_OK;
 }
 
-int dm_store_tier_event_fd(const dm_store_tier_t *tier)
-{
-    return tier->ops->event_fd ? tier->ops->event_fd(tier) : -1;
-}
-
 dm_status_t dm_store_tier_flush(dm_store_tier_t *tier)
 {
     return tier->ops->flush(tier);

@@ -425,19 +425,6 @@ uint64_t dm_store_tier_used(const dm_store_tier_t *tier);
 void *dm_store_tier_dram_mem(dm_store_tier_t *tier);
 
 /*
- * A descriptor (an eventfd) that turns readable when an operation the
- * device took from the tier completes, for a thread that sleeps until
- * there is something to poll; or -1 when the tier has none (its operations
- * complete in submit, or it cannot tell: poll it). Every completion makes
- * it readable, whoever reaps it, so a wake may find nothing; reading 8
- * bytes from it (it is non-blocking) resets it. It says nothing of
- * operations submitted but not yet handed to the device (nvme hands them
- * over at the next poll): a sleeper must poll after the last submit. Owned
- * by the tier: valid until destroy.
- */
-int dm_store_tier_event_fd(const dm_store_tier_t *tier);
-
-/*
  * ---------------------------------------------------------------------------
  * The backend contract. Each backend fills one table; dm_store_tier_*()
  * check the arguments and keep the bookkeeping common to all (used slots,
@@ -488,9 +475,6 @@ typedef struct dm_store_tier_ops {
      * pre: id < DM_STORE_MAX_REGIONS and free; addr, len checked. */
     dm_status_t (*mem_register)(dm_store_tier_t *tier, unsigned id, void *addr, size_t len);
     void (*mem_unregister)(dm_store_tier_t *tier, unsigned id);
-
-    /* Optional (NULL: -1). See dm_store_tier_event_fd. */
-    int (*event_fd)(const dm_store_tier_t *tier);
 } dm_store_tier_ops_t;
 
 #define DM_STORE_MAX_REGIONS 64u

@@ -58,7 +58,6 @@
 #include <liburing.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -91,7 +90,6 @@ typedef struct dm_store_nvme {
     pthread_mutex_t cq_lock;        /* the completion side */
     uint32_t        prepared;       /* entries prepared, not yet submitted (sq_lock) */
     uint32_t        submitted;      /* given to the kernel, not yet reaped (atomic) */
-    int             event_fd;       /* signalled by the ring at each completion; -1: none */
 } dm_store_nvme_t;
 
 /* priv_[0] of an io in the ring: bytes already transferred (partial I/O). */
@@ -517,14 +515,6 @@ static void dm_store_nvme_ring_init(dm_store_nvme_t *n)
         DM_INFO("tier %s: io_uring registered buffers unavailable: %s", n->base.name,
                 strerror(-rc));
     }
-    /* optional: without it a sleeper polls the tier instead */
-    n->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (n->event_fd >= 0 && (rc = io_uring_register_eventfd(&n->ring, n->event_fd)) < 0) {
-        DM_INFO("tier %s: io_uring completion eventfd unavailable: %s", n->base.name,
-                strerror(-rc));
-        close(n->event_fd);
-        n->event_fd = -1;
-    }
 }
 
 static dm_status_t dm_store_nvme_create(const dm_store_tier_params_t *params,
@@ -541,7 +531,6 @@ static dm_status_t dm_store_nvme_create(const dm_store_tier_params_t *params,
         return dm_error_set(DM_ERR_NO_MEMORY, "tier %s: no memory for the handle", params->name);
     }
     n->fd = -1;
-    n->event_fd = -1;
     st = dm_store_tier_init_(&n->base, &dm_store_nvme_ops, params);
     if (st != DM_OK) {
         goto err_free;
@@ -616,9 +605,6 @@ static void dm_store_nvme_destroy(dm_store_tier_t *tier)
         }
         io_uring_queue_exit(&n->ring);
     }
-    if (n->event_fd >= 0) {
-        close(n->event_fd);
-    }
     close(n->fd);
     if (!n->keep) {
         unlink(n->path);
@@ -666,11 +652,6 @@ static dm_status_t dm_store_nvme_discard(dm_store_tier_t *tier, uint64_t slot)
     return DM_OK;
 }
 
-static int dm_store_nvme_event_fd(const dm_store_tier_t *tier)
-{
-    return ((const dm_store_nvme_t *)tier)->event_fd;
-}
-
 const dm_store_tier_ops_t dm_store_nvme_ops = {
     .kind           = DM_STORE_KIND_NVME,
     .create         = dm_store_nvme_create,
@@ -683,5 +664,4 @@ const dm_store_tier_ops_t dm_store_nvme_ops = {
     .discard        = dm_store_nvme_discard,
     .mem_register   = dm_store_nvme_mem_register,
     .mem_unregister = dm_store_nvme_mem_unregister,
-    .event_fd       = dm_store_nvme_event_fd,
 };

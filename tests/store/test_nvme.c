@@ -7,16 +7,11 @@
  *     1 MiB as written and discard punches the blocks out again;
  *   - large pages (64 KiB) through sync, async and registered memory;
  *   - DM_STORE_FLAG_KEEP keeps the file, the default removes it;
- *   - the completion eventfd (dm_store_tier_event_fd): quiet while nothing
- *     completed, readable after an asynchronous read completes (even when
- *     a poll reaped it first), quiet again once read; -1 without io_uring
- *     and for dram (it completes in submit);
  *   - a file system that refuses O_DIRECT (ramfs, mounted here as root):
  *     DIRECT_AUTO falls back to buffered I/O and works, DIRECT_REQUIRE says
  *     DM_ERR_UNSUPPORTED; skipped (with a message) when ramfs cannot be mounted.
  */
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,59 +92,6 @@ static void round_trip(dm_store_tier_t *t, uint64_t n, int reg)
     }
     free(pool);
     free(buf);
-}
-
-static int readable(int fd, int timeout_ms)
-{
-    struct pollfd p = { .fd = fd, .events = POLLIN };
-
-    return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN);
-}
-
-static void test_event_fd(const char *path)
-{
-    dm_store_tier_params_t p = params(path, 16), pd = { .kind = DM_STORE_KIND_DRAM, .capacity = 4 };
-    dm_store_tier_t *t;
-    dm_store_tier_info_t info;
-    dm_store_io_t io, *done[1];
-    char *buf;
-    unsigned k = 0;
-    uint64_t v;
-    int fd;
-
-    CHECK_OK(dm_store_tier_create(&pd, &t));
-    CHECK(dm_store_tier_event_fd(t) == -1, "dram has a completion descriptor");
-    dm_store_tier_destroy(t);
-
-    CHECK_OK(dm_store_tier_create(&p, &t));
-    dm_store_tier_query(t, &info);
-    fd = dm_store_tier_event_fd(t);
-    if (!info.io_uring) {
-        CHECK(fd == -1, "a completion descriptor without io_uring");
-        printf("event fd: no io_uring here, none (ok)\n");
-        dm_store_tier_destroy(t);
-        return;
-    }
-    CHECK(fd >= 0, "io_uring without a completion descriptor");
-    buf = store_alloc(info.page_size);
-    store_fill(buf, info.page_size, 3, 1);
-    CHECK_OK(dm_store_tier_write(t, 3, buf)); /* synchronous: not through the ring */
-    CHECK(!readable(fd, 0), "readable before any asynchronous operation");
-    memset(buf, 0, info.page_size);
-    io = (dm_store_io_t){ .op = DM_STORE_OP_READ, .slot = 3, .buf = buf };
-    CHECK_OK(dm_store_tier_submit(t, &io));
-    CHECK_OK(dm_store_tier_poll(t, 0, done, 1, &k)); /* hands it to the device */
-    CHECK(readable(fd, 10000), "not readable 10 s after a read was submitted");
-    CHECK(read(fd, &v, sizeof(v)) == (ssize_t)sizeof(v) && v >= 1, "reading the eventfd");
-    CHECK(!readable(fd, 0), "still readable after it was read");
-    while (k == 0) {
-        CHECK_OK(dm_store_tier_poll(t, 1, done, 1, &k));
-    }
-    CHECK(done[0] == &io && io.status == DM_OK && store_match(buf, info.page_size, 3, 1),
-          "the read that woke it");
-    free(buf);
-    dm_store_tier_destroy(t);
-    printf("event fd: ok\n");
 }
 
 static void test_params(const char *path)
@@ -285,7 +227,6 @@ int main(void)
     atexit(at_exit);
     snprintf(path, sizeof(path), "%s/tier.dat", g_dir);
     test_params(path);
-    test_event_fd(path);
     test_prealloc(path);
     test_big_pages_and_keep(path);
     test_no_direct();
