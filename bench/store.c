@@ -645,7 +645,8 @@ static int store_run(const options_t *o, store_ctx_t *c, pattern_t p)
         fprintf(stderr, "debug: dram pages %llu victims %llu target %llu used %llu; queued %llu "
                 "in flight %llu; done d%llu p%llu h%llu s%llu; started d%llu p%llu h%llu; "
                 "rejected h%llu; canceled %llu stale %llu nospace %llu io %llu; readahead %llu "
-                "reader moves %llu; clean drops %llu, nvme copies %llu, bytes dram->nvme %llu\n",
+                "reader moves %llu; clean drops %llu, nvme copies %llu, bytes dram->nvme %llu; "
+                "lock-free reads %llu, touches dropped %llu\n",
                 (unsigned long long)x->tier[0].pages, (unsigned long long)x->tier[0].victims,
                 (unsigned long long)x->tier[0].target, (unsigned long long)x->tier[0].used,
                 (unsigned long long)x->queued, (unsigned long long)x->in_flight,
@@ -658,7 +659,9 @@ static int store_run(const options_t *o, store_ctx_t *c, pattern_t p)
                 (unsigned long long)x->readahead, (unsigned long long)x->reader_moves,
                 (unsigned long long)x->clean_drops,
                 (unsigned long long)(x->ntiers > 1 ? x->tier[1].copies : 0),
-                (unsigned long long)(x->ntiers > 1 ? x->bytes_moved[0][1] : 0));
+                (unsigned long long)(x->ntiers > 1 ? x->bytes_moved[0][1] : 0),
+                (unsigned long long)(x->fast_reads - c->before.fast_reads),
+                (unsigned long long)(x->touches_dropped - c->before.touches_dropped));
     }
     hits = a->hits - b->hits;
     misses = a->misses - b->misses;

@@ -740,8 +740,8 @@ static void dm_store_victim_locked(dm_store_t *s, unsigned t, uint64_t v, int sy
 static dm_policy_verdict_t dm_store_policy_enter_locked(dm_store_t *s, unsigned t, uint64_t page,
                                                         int is_write, uint64_t *victim)
 {
-    if (t == 0 && !dm_policy_where_resident(dm_policy_lookup(s->t[0].policy, page))) {
-        dm_store_touch_drain_locked(s, 1);
+    if (t == 0) {
+        dm_store_touch_drain_locked(s, 1); /* four loads when nothing is queued */
     }
     return dm_policy_access(s->t[t].policy, page, is_write, victim);
 }
