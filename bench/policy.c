@@ -11,8 +11,16 @@
  *                else ../shared/traces, which is right from the repository root)
  *   --fractions  cache sizes as fractions of the trace's distinct blocks
  *                (default 0.05,0.1,0.2,0.4,0.6); a size is at least 1 page
- *   --policies   among lru, clock, arc, hint (default lru,clock,arc; hint
- *                without advice is ARC exactly)
+ *   --policies   among lru, clock, arc, hint, hint_profile (default
+ *                lru,clock,arc; hint without advice is ARC exactly).
+ *                hint_profile is the hint policy given the advice an
+ *                application that knows how often it uses each of its
+ *                blocks would give (dm_advise): its most used blocks
+ *                PREFERRED_TIER, up to PROFILE_PREF of the cache (the rest
+ *                left to ARC), and blocks it uses once COLD. The counts come
+ *                from the whole trace, as OPT's knowledge does; the advice is
+ *                given when a block is admitted, as the store gives the
+ *                advice of a region to each page it admits.
  *   --reps       timed passes per figure of ns_per_access (default 3; the median)
  *   TRACE        only these traces (default: every one present)
  *
@@ -42,8 +50,9 @@
 #include "sim.h"
 
 #define MAX_FRACTIONS 16
-#define MAX_POLICIES  4
+#define MAX_POLICIES  5
 #define MAX_REPS      31
+#define PROFILE_PREF  0.75 /* hint_profile: share of the cache advised PREFERRED_TIER */
 
 static const char *const trace_names[] = {
     "cpp", "cs", "gli", "ps", "multi1", "multi2", "multi3", "2_pools",
@@ -70,9 +79,56 @@ static double median(double *v, int n)
     return v[n / 2];
 }
 
-/* Hits of ops on t with capacity c; *ns_p: median ns per access over reps passes. */
+static const uint32_t *g_counts; /* for the sort below */
+
+static int cmp_by_count(const void *a, const void *b)
+{
+    uint32_t x = g_counts[*(const uint32_t *)a], y = g_counts[*(const uint32_t *)b];
+
+    return x > y ? -1 : x < y; /* most used first */
+}
+
+/*
+ * hint_profile's advice per dense id for capacity c (see the header):
+ * the most used blocks (used twice or more) PREFERRED_TIER up to
+ * PROFILE_PREF * c, blocks used once COLD. NULL when out of memory.
+ */
+static uint8_t *profile_advice(const sim_trace_t *t, uint64_t c)
+{
+    uint32_t *counts = calloc(t->distinct, sizeof(*counts));
+    uint32_t *order = malloc(t->distinct * sizeof(*order));
+    uint8_t *adv = calloc(t->distinct, 1);
+    uint64_t npref = (uint64_t)(PROFILE_PREF * (double)c);
+
+    if (counts == NULL || order == NULL || adv == NULL) {
+        free(counts);
+        free(order);
+        free(adv);
+        return NULL;
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        counts[t->ids[i]]++;
+    }
+    for (size_t k = 0; k < t->distinct; k++) {
+        order[k] = (uint32_t)k;
+        adv[k] = counts[k] == 1 ? DM_ADVICE_COLD : DM_ADVICE_NONE;
+    }
+    g_counts = counts;
+    qsort(order, t->distinct, sizeof(*order), cmp_by_count);
+    for (uint64_t k = 0; k < npref && k < t->distinct && counts[order[k]] >= 2; k++) {
+        adv[order[k]] = DM_ADVICE_PREFERRED_TIER;
+    }
+    free(counts);
+    free(order);
+    return adv;
+}
+
+/*
+ * Hits of ops on t with capacity c; *ns_p: median ns per access over reps
+ * passes. adv (NULL: none): advice per dense id, given at each admission.
+ */
 static int run_policy(const dm_policy_ops_t *ops, const sim_trace_t *t, uint64_t c, int reps,
-                      uint64_t *hits_p, double *ns_p)
+                      const uint8_t *adv, uint64_t *hits_p, double *ns_p)
 {
     dm_policy_params_t params = { .capacity = c };
     double ns[MAX_REPS];
@@ -91,7 +147,11 @@ static int run_policy(const dm_policy_ops_t *ops, const sim_trace_t *t, uint64_t
         hits = 0;
         t0 = now_ns();
         for (size_t i = 0; i < t->n; i++) {
-            hits += dm_policy_access(pol, t->refs[i], 0, &victim) == DM_POLICY_HIT;
+            if (dm_policy_access(pol, t->refs[i], 0, &victim) == DM_POLICY_HIT) {
+                hits++;
+            } else if (adv != NULL && adv[t->ids[i]] != DM_ADVICE_NONE) {
+                (void)dm_policy_advise(pol, t->refs[i], (dm_advice_t)adv[t->ids[i]]);
+            }
         }
         t1 = now_ns();
         dm_policy_destroy(pol);
@@ -115,7 +175,8 @@ static void print_result(const sim_trace_t *t, uint64_t c, double fraction, cons
 }
 
 static int bench_trace(const sim_trace_t *t, const double *fractions, int nfractions,
-                       const dm_policy_ops_t *const *ops, int nops, int reps)
+                       const dm_policy_ops_t *const *ops, const int *profiled, int nops,
+                       int reps)
 {
     uint64_t prev = 0;
 
@@ -130,7 +191,7 @@ static int bench_trace(const sim_trace_t *t, const double *fractions, int nfract
             continue; /* a tiny trace: two fractions round to one size */
         }
         prev = c;
-        if (run_policy(&dm_policy_lru_ops, t, c, reps, &lru_hits, &lru_ns) != 0) {
+        if (run_policy(&dm_policy_lru_ops, t, c, reps, NULL, &lru_hits, &lru_ns) != 0) {
             return -1;
         }
         t0 = now_ns();
@@ -143,13 +204,26 @@ static int bench_trace(const sim_trace_t *t, const double *fractions, int nfract
         lru = t->n ? (double)lru_hits / (double)t->n : 0.0;
         opt = t->n ? (double)opt_hits / (double)t->n : 0.0;
         for (int p = 0; p < nops; p++) {
-            if (ops[p] == &dm_policy_lru_ops) {
-                hits = lru_hits;
-                ns = lru_ns;
-            } else if (run_policy(ops[p], t, c, reps, &hits, &ns) != 0) {
+            uint8_t *adv = NULL;
+            int rc;
+
+            if (profiled[p] && (adv = profile_advice(t, c)) == NULL) {
+                fprintf(stderr, "bench_policy: %s: profile: out of memory\n", t->name);
                 return -1;
             }
-            print_result(t, c, fractions[f], ops[p]->name, hits, lru, opt, ns);
+            if (ops[p] == &dm_policy_lru_ops && !profiled[p]) {
+                hits = lru_hits;
+                ns = lru_ns;
+                rc = 0;
+            } else {
+                rc = run_policy(ops[p], t, c, reps, adv, &hits, &ns);
+            }
+            free(adv);
+            if (rc != 0) {
+                return -1;
+            }
+            print_result(t, c, fractions[f], profiled[p] ? "hint_profile" : ops[p]->name, hits,
+                         lru, opt, ns);
         }
         print_result(t, c, fractions[f], "opt", opt_hits, lru, opt, opt_ns);
         fflush(stdout);
@@ -160,7 +234,7 @@ static int bench_trace(const sim_trace_t *t, const double *fractions, int nfract
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_policy [--traces DIR] [--fractions F,F,..] "
-                    "[--policies lru,clock,arc,hint] [--reps N] [TRACE...]\n");
+                    "[--policies lru,clock,arc,hint,hint_profile] [--reps N] [TRACE...]\n");
 }
 
 int main(int argc, char **argv)
@@ -170,6 +244,7 @@ int main(int argc, char **argv)
     int nfractions = 5, nops = 3, reps = 3, ran = 0, failed = 0;
     const dm_policy_ops_t *ops[MAX_POLICIES] = { &dm_policy_lru_ops, &dm_policy_clock_ops,
                                                  &dm_policy_arc_ops };
+    int profiled[MAX_POLICIES] = { 0 };
     const char *only[16];
     int nonly = 0;
 
@@ -204,12 +279,14 @@ int main(int argc, char **argv)
             nops = 0;
             for (char *name = strtok_r(list, ",", &save); name != NULL;
                  name = strtok_r(NULL, ",", &save)) {
-                const dm_policy_ops_t *o = dm_policy_ops_find(name);
+                int prof = strcmp(name, "hint_profile") == 0;
+                const dm_policy_ops_t *o = dm_policy_ops_find(prof ? "hint" : name);
 
                 if (o == NULL || nops == MAX_POLICIES) {
                     fprintf(stderr, "bench_policy: unknown policy %s\n", name);
                     return 2;
                 }
+                profiled[nops] = prof;
                 ops[nops++] = o;
             }
             if (nops == 0) {
@@ -256,7 +333,7 @@ int main(int argc, char **argv)
             failed = 1;
             continue;
         }
-        if (bench_trace(&t, fractions, nfractions, ops, nops, reps) != 0) {
+        if (bench_trace(&t, fractions, nfractions, ops, profiled, nops, reps) != 0) {
             failed = 1;
         }
         sim_trace_free(&t);
