@@ -310,10 +310,10 @@ unsigned dm_migrate_next(dm_migrate_t *m, uint64_t now_ns, dm_migrate_room_t *ro
             }
             if (!blocked[r->from][r->to] && room->room[r->to] > 0 &&
                 (!bg || room->room_bg[r->to] > 0)) {
-                dm_budget_t probe = m->bucket[r->from][r->to];
-
                 if (bg && !opened[r->from][r->to]) {
                     /* the first of the pair's batch: are the batch's tokens there? */
+                    dm_budget_t probe = m->bucket[r->from][r->to]; /* asking spends nothing */
+
                     if (!dm_budget_take(&probe, dm_migrate_need(m, r), now_ns, NULL)) {
                         blocked[r->from][r->to] = 1;
                         page = next;

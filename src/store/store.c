@@ -1105,7 +1105,9 @@ static void dm_store_touch_drain_locked(dm_store_t *s, int force)
             atomic_store_explicit(&c->seq, pos + TOUCH_CELLS, memory_order_release);
             atomic_store_explicit(&s->touched[page], 0, memory_order_relaxed);
             if (s->pages[page].tier == 0 && !(s->pages[page].flags & PG_VICTIM)) {
-                dm_store_touch_policy_locked(s, page, 0); /* a hit: never evicts */
+                /* a hit: never evicts, and (no victim) never admits, so it
+                 * never comes back here through dm_store_policy_enter_locked */
+                dm_store_touch_policy_locked(s, page, 0);
             }
         }
         if (n > 0) {

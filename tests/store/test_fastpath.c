@@ -273,6 +273,15 @@ static void hammer(double budget_mbs, double seconds)
     free(h);
 }
 
+/* Writes version 1 of pages first .. first+n-1, in that order. */
+static void write_v1(dm_store_t *s, char *buf, uint64_t first, uint64_t n)
+{
+    for (uint64_t p = first; p < first + n; p++) {
+        page_fill(buf, p, 1);
+        CHECK_OK(dm_store_write(s, p, buf));
+    }
+}
+
 /* ---- exact counts ------------------------------------------------------- */
 
 static void exact(void)
@@ -282,9 +291,8 @@ static void exact(void)
     dm_store_stats_t a, b;
     uint64_t seed = 5, reads = 0;
 
+    write_v1(s, buf, 0, HOT);
     for (uint64_t p = 0; p < HOT; p++) {
-        page_fill(buf, p, 1);
-        CHECK_OK(dm_store_write(s, p, buf));
         CHECK(dm_store_page_tier(s, p) == 0, "page %llu not in dram", (unsigned long long)p);
     }
     dm_store_stats(s, &a);
@@ -329,10 +337,7 @@ static void recency(void)
     dm_store_stats_t a, b;
     unsigned kept = 0;
 
-    for (uint64_t p = 0; p < DRAM_CAP; p++) {
-        page_fill(buf, p, 1);
-        CHECK_OK(dm_store_write(s, p, buf));
-    }
+    write_v1(s, buf, 0, DRAM_CAP);
     dm_store_stats(s, &a);
     for (int round = 0; round < 2; round++) {
         for (uint64_t i = 0; i < DRAM_CAP / 2; i++) {
@@ -344,10 +349,7 @@ static void recency(void)
     /* the first round takes back the pages chosen as victims (locked) */
     CHECK(b.fast_reads - a.fast_reads >= DRAM_CAP / 2, "reads took the lock (%llu lock-free)",
           (unsigned long long)(b.fast_reads - a.fast_reads));
-    for (uint64_t p = COLD0; p < COLD0 + DRAM_CAP / 2; p++) {
-        page_fill(buf, p, 1);
-        CHECK_OK(dm_store_write(s, p, buf));
-    }
+    write_v1(s, buf, COLD0, DRAM_CAP / 2);
     for (uint64_t p = 0; p < DRAM_CAP / 2; p++) {
         kept += dm_store_page_tier(s, p) == 0;
     }
