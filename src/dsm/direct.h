@@ -74,12 +74,23 @@ static inline uint64_t dm_dsm_dw_next(uint64_t v, unsigned state)
     return ((v | 7u) + 1u) | state;
 }
 
-/* 1 when pages first..last are known to lie inside one live allocation of d. Takes no lock. */
+/*
+ * 1 when pages first..last are known to lie inside one live allocation of
+ * d; *seq_p (may be NULL): the even seq under which that was seen. Since
+ * seq only grows and changes with every write of the cache, the answer
+ * stays true for as long as seq reads that value again (what the direct
+ * path's per-thread memory of its last page relies on, rma.c). Takes no
+ * lock.
+ */
 static inline __attribute__((always_inline)) int
-dm_dsm_direct_span_hit_range(const dm_dsm_t *d, uint64_t first, uint64_t last)
+dm_dsm_direct_span_hit_seq(const dm_dsm_t *d, uint64_t first, uint64_t last, uint64_t *seq_p)
 {
     uint64_t s = atomic_load_explicit(&dm_dsm_spans.seq, memory_order_acquire);
     int hit = 0;
+
+    if (seq_p != NULL) {
+        *seq_p = s;
+    }
 
     if ((s & 1) != 0 || atomic_load_explicit(&dm_dsm_spans.d, memory_order_relaxed) != d) {
         return 0;
@@ -90,6 +101,13 @@ dm_dsm_direct_span_hit_range(const dm_dsm_t *d, uint64_t first, uint64_t last)
     }
     atomic_thread_fence(memory_order_acquire);
     return hit && atomic_load_explicit(&dm_dsm_spans.seq, memory_order_relaxed) == s;
+}
+
+/* 1 when pages first..last are known to lie inside one live allocation of d. Takes no lock. */
+static inline __attribute__((always_inline)) int
+dm_dsm_direct_span_hit_range(const dm_dsm_t *d, uint64_t first, uint64_t last)
+{
+    return dm_dsm_direct_span_hit_seq(d, first, last, NULL);
 }
 
 /* 1 when page is known to lie inside one live allocation of d. Takes no lock. */

@@ -1137,6 +1137,54 @@ static dm_status_t dm_rma_one(dm_dsm_t *d, struct dm_request *r, const dm_rma_hd
 }
 
 /*
+ * The page the calling thread last found fit for the direct path: a
+ * direct peer's page inside a live allocation of d, seen so under the span
+ * cache's seq. While seq still reads that value, no allocation was freed
+ * since (direct.h), so the next call on the same page skips the home's
+ * placement arithmetic (a division), the peer table and the span cache's
+ * scan: a third of a word-sized put (docs/performance.md). d is compared
+ * too, so a runtime started after dm_finalize never inherits it (seq
+ * keeps growing across runtimes). Thread-local, so no thread ever sees
+ * another's.
+ */
+typedef struct dm_rma_last {
+    const dm_dsm_t *d;    /* NULL: none */
+    uint64_t        page;
+    uint64_t        seq;  /* dm_dsm_spans.seq when page was checked (even) */
+    int             home; /* the page's home: a direct peer */
+} dm_rma_last_t;
+
+static _Thread_local dm_rma_last_t dm_rma_last __attribute__((tls_model("initial-exec")));
+
+/*
+ * The home of page when the direct path may run on it: a direct peer's
+ * page that the span cache knows to lie inside a live allocation (when it
+ * does not know, the locked path checks and fills it). -1 otherwise.
+ * Remembers a page found fit. Takes no lock.
+ */
+static inline __attribute__((always_inline)) int dm_rma_direct_page(dm_dsm_t *d, uint64_t page)
+{
+    dm_rma_last_t *l = &dm_rma_last;
+    uint64_t seq;
+    int home;
+
+    if (l->d == d && l->page == page &&
+        atomic_load_explicit(&dm_dsm_spans.seq, memory_order_acquire) == l->seq) {
+        return l->home;
+    }
+    home = dm_dsm_home_of(d, page);
+    if (home < 0 || d->direct_peer == NULL || !d->direct_peer[home] ||
+        !dm_dsm_direct_span_hit_seq(d, page, page, &seq)) {
+        return -1;
+    }
+    l->d = d;
+    l->page = page;
+    l->seq = seq;
+    l->home = home;
+    return home;
+}
+
+/*
  * The fast path of a call on one page, before anything is allocated or
  * locked. Returns 1 when done, 0 when the call must take the full path
  * (which also reports every error). out and data must not be distmem
@@ -1178,13 +1226,12 @@ dm_rma_fast(dm_dsm_t *d, uint8_t op, const void *gaddr, size_t len, const void *
     }
     off = (uintptr_t)gaddr - d->gas.base;
     page = off >> d->page_shift;
-    if (((off + len - 1) >> d->page_shift) != page || (home = dm_dsm_home_of(d, page)) < 0) {
+    if (((off + len - 1) >> d->page_shift) != page) {
         return 0;
     }
-    if (d->direct_peer != NULL && d->direct_peer[home] &&
-        atomic_load_explicit(&d->rma_inflight, memory_order_acquire) == 0 &&
+    home = dm_rma_direct_page(d, page);
+    if (home >= 0 && atomic_load_explicit(&d->rma_inflight, memory_order_acquire) == 0 &&
         !atomic_load_explicit(&d->peer_failed[home], memory_order_relaxed) &&
-        dm_dsm_direct_span_hit(d, page) &&
         dm_rma_direct_at(d, op, off, len, data, out, a, b, old_p)) {
         dm_rma_direct_done(d, 0);
         return 1;

@@ -496,6 +496,21 @@ static void mode_direct(void)
     }
     CHECK_OK(dm_barrier());
     dm_free(mem);
+    /*
+     * The page this rank last ran operations on directly (the last peer's
+     * in the loop) is freed now: every call on it fails, none lands in the
+     * freed memory on the strength of what the thread remembered.
+     */
+    h = g_rank == g_n - 1 ? g_n - 2 : g_n - 1;
+    if (h >= 0) {
+        int64_t *pg = &mem[(size_t)h * words];
+
+        EXPECT_INVALID(dm_put(&pg[64 + (size_t)g_rank * slot], buf, 8));
+        EXPECT_INVALID(dm_get(got, &pg[2], 8));
+        EXPECT_INVALID(dm_atomic_fetch_add(&pg[0], 1, &v));
+        EXPECT_INVALID(dm_atomic_fetch_add(&pg[1], 1, NULL));
+    }
+    CHECK_OK(dm_quiet());
 }
 
 #define DT_THREADS 3
