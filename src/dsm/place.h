@@ -48,6 +48,23 @@ static inline int dm_place_home(const dm_place_t *pl, uint64_t page)
     return h < (uint64_t)pl->nranks ? (int)h : -1;
 }
 
+/*
+ * The pages around page that this placement homes where it homes page:
+ * [*lo_p, *end_p), page's block of the collective area or its rank's
+ * heap. pre: dm_place_home(pl, page) >= 0.
+ */
+static inline void dm_place_run(const dm_place_t *pl, uint64_t page, uint64_t *lo_p,
+                                uint64_t *end_p)
+{
+    if (page < pl->coll_pages) {
+        *lo_p = page - page % pl->block;
+        *end_p = *lo_p + pl->block < pl->coll_pages ? *lo_p + pl->block : pl->coll_pages;
+    } else {
+        *lo_p = page - (page - pl->coll_pages) % pl->heap_pages;
+        *end_p = *lo_p + pl->heap_pages;
+    }
+}
+
 /* First page of rank r's heap. */
 static inline uint64_t dm_place_heap_first(const dm_place_t *pl, int r)
 {

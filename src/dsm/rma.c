@@ -1137,51 +1137,68 @@ static dm_status_t dm_rma_one(dm_dsm_t *d, struct dm_request *r, const dm_rma_hd
 }
 
 /*
- * The page the calling thread last found fit for the direct path: a
- * direct peer's page inside a live allocation of d, seen so under the span
- * cache's seq. While seq still reads that value, no allocation was freed
- * since (direct.h), so the next call on the same page skips the home's
+ * The pages the calling thread last found fit for the direct path: pages
+ * of one direct peer (the same home by placement), all inside one live
+ * allocation of d (one span cache entry), seen so under the span cache's
+ * seq. While seq still reads that value, no allocation was freed since
+ * (direct.h), so the next call on any of these pages skips the home's
  * placement arithmetic (a division), the peer table and the span cache's
- * scan: a third of a word-sized put (docs/performance.md). d is compared
+ * scan: a fifth of a word-sized put (docs/performance.md). d is compared
  * too, so a runtime started after dm_finalize never inherits it (seq
- * keeps growing across runtimes). Thread-local, so no thread ever sees
- * another's.
+ * keeps growing across runtimes). Thread-local: no thread sees another's.
  */
 typedef struct dm_rma_last {
     const dm_dsm_t *d;    /* NULL: none */
-    uint64_t        page;
-    uint64_t        seq;  /* dm_dsm_spans.seq when page was checked (even) */
-    int             home; /* the page's home: a direct peer */
+    uint64_t        lo;   /* first page */
+    uint64_t        n;    /* pages */
+    uint64_t        seq;  /* dm_dsm_spans.seq when they were checked (even) */
+    int             home; /* their home: a direct peer */
 } dm_rma_last_t;
 
 static _Thread_local dm_rma_last_t dm_rma_last __attribute__((tls_model("initial-exec")));
+
+/* dm_rma_direct_page when page is not among the thread's last pages. */
+static __attribute__((noinline)) int dm_rma_direct_page_check(dm_dsm_t *d, uint64_t page)
+{
+    dm_rma_last_t *l = &dm_rma_last;
+    uint64_t seq, lo, end, plo, pend;
+    int home = dm_dsm_home_of(d, page);
+
+    if (home < 0 || d->direct_peer == NULL || !d->direct_peer[home] ||
+        !dm_dsm_direct_span_find(d, page, &lo, &end, &seq)) {
+        return -1;
+    }
+    if (d->first_touch && page < d->place.coll_pages) {
+        plo = page; /* homed by its first toucher: each page has its own */
+        pend = page + 1;
+    } else {
+        dm_place_run(&d->place, page, &plo, &pend);
+    }
+    lo = DM_MAX(lo, plo);
+    end = DM_MIN(end, pend);
+    l->d = d;
+    l->lo = lo;
+    l->n = end - lo;
+    l->seq = seq;
+    l->home = home;
+    return home;
+}
 
 /*
  * The home of page when the direct path may run on it: a direct peer's
  * page that the span cache knows to lie inside a live allocation (when it
  * does not know, the locked path checks and fills it). -1 otherwise.
- * Remembers a page found fit. Takes no lock.
+ * Takes no lock.
  */
 static inline __attribute__((always_inline)) int dm_rma_direct_page(dm_dsm_t *d, uint64_t page)
 {
-    dm_rma_last_t *l = &dm_rma_last;
-    uint64_t seq;
-    int home;
+    const dm_rma_last_t *l = &dm_rma_last;
 
-    if (l->d == d && l->page == page &&
+    if (l->d == d && page - l->lo < l->n &&
         atomic_load_explicit(&dm_dsm_spans.seq, memory_order_acquire) == l->seq) {
         return l->home;
     }
-    home = dm_dsm_home_of(d, page);
-    if (home < 0 || d->direct_peer == NULL || !d->direct_peer[home] ||
-        !dm_dsm_direct_span_hit_seq(d, page, page, &seq)) {
-        return -1;
-    }
-    l->d = d;
-    l->page = page;
-    l->seq = seq;
-    l->home = home;
-    return home;
+    return dm_rma_direct_page_check(d, page);
 }
 
 /*
@@ -1212,30 +1229,16 @@ static inline __attribute__((always_inline)) int dm_rma_direct_page(dm_dsm_t *d,
  * the direct path again), after the locked allocation check, whose answer
  * fills the span cache for the next call.
  */
-static inline __attribute__((always_inline)) int
-dm_rma_fast(dm_dsm_t *d, uint8_t op, const void *gaddr, size_t len, const void *data, void *out,
-            int64_t a, int64_t b, int64_t *old_p)
+/* dm_rma_fast's second part, under the serial lock; out of line, so the first stays small. */
+static __attribute__((noinline)) int dm_rma_fast_locked(dm_dsm_t *d, uint8_t op, uint64_t off,
+                                                        size_t len, const void *data, void *out,
+                                                        int64_t a, int64_t b, int64_t *old_p)
 {
-    uint64_t off, page, end;
+    uint64_t page = off >> d->page_shift, end;
     int64_t old;
     dm_rma_hdr_t h;
-    int home, done;
+    int done;
 
-    if (len == 0 || gaddr == NULL || !dm_gas_contains(&d->gas, gaddr, len)) {
-        return 0;
-    }
-    off = (uintptr_t)gaddr - d->gas.base;
-    page = off >> d->page_shift;
-    if (((off + len - 1) >> d->page_shift) != page) {
-        return 0;
-    }
-    home = dm_rma_direct_page(d, page);
-    if (home >= 0 && atomic_load_explicit(&d->rma_inflight, memory_order_acquire) == 0 &&
-        !atomic_load_explicit(&d->peer_failed[home], memory_order_relaxed) &&
-        dm_rma_direct_at(d, op, off, len, data, out, a, b, old_p)) {
-        dm_rma_direct_done(d, 0);
-        return 1;
-    }
     if (old_p == NULL) {
         old_p = &old;
     }
@@ -1253,6 +1256,47 @@ dm_rma_fast(dm_dsm_t *d, uint8_t op, const void *gaddr, size_t len, const void *
     done = done && dm_rma_here(d, &h, data, out, old_p);
     dm_tp_serial_leave(d->tp);
     return done;
+}
+
+/* 1 when [gaddr, gaddr + len) is non-empty and within one page of the address space; *off_p: its offset. */
+static inline __attribute__((always_inline)) int
+dm_rma_one_page(const dm_dsm_t *d, const void *gaddr, size_t len, uint64_t *off_p)
+{
+    uint64_t off;
+
+    if (len == 0 || gaddr == NULL || !dm_gas_contains(&d->gas, gaddr, len)) {
+        return 0;
+    }
+    off = (uintptr_t)gaddr - d->gas.base;
+    *off_p = off;
+    return ((off + len - 1) >> d->page_shift) == off >> d->page_shift;
+}
+
+/* dm_rma_fast's first part, without any lock. pre: dm_rma_one_page(off, len). */
+static inline __attribute__((always_inline)) int
+dm_rma_fast_direct(dm_dsm_t *d, uint8_t op, uint64_t off, size_t len, const void *data,
+                   void *out, int64_t a, int64_t b, int64_t *old_p)
+{
+    int home = dm_rma_direct_page(d, off >> d->page_shift);
+
+    if (home >= 0 && atomic_load_explicit(&d->rma_inflight, memory_order_acquire) == 0 &&
+        !atomic_load_explicit(&d->peer_failed[home], memory_order_relaxed) &&
+        dm_rma_direct_at(d, op, off, len, data, out, a, b, old_p)) {
+        dm_rma_direct_done(d, 0);
+        return 1;
+    }
+    return 0;
+}
+
+static inline __attribute__((always_inline)) int
+dm_rma_fast(dm_dsm_t *d, uint8_t op, const void *gaddr, size_t len, const void *data, void *out,
+            int64_t a, int64_t b, int64_t *old_p)
+{
+    uint64_t off;
+
+    return dm_rma_one_page(d, gaddr, len, &off) &&
+           (dm_rma_fast_direct(d, op, off, len, data, out, a, b, old_p) ||
+            dm_rma_fast_locked(d, op, off, len, data, out, a, b, old_p));
 }
 
 /*
@@ -1493,8 +1537,10 @@ static int dm_rma_needs_bounce(const dm_dsm_t *d, const void *p, size_t len)
     return a < d->gas.base + d->gas.size && a + len > d->gas.base;
 }
 
-dm_status_t dm_dsm_put(dm_dsm_t *d, void *dst, const void *src, size_t len,
-                       struct dm_request **req_p)
+/* dm_dsm_put past its fast path (every case but a one-page put that ran direct). */
+static __attribute__((noinline)) dm_status_t dm_rma_put_full(dm_dsm_t *d, void *dst,
+                                                             const void *src, size_t len,
+                                                             struct dm_request **req_p)
 {
     struct dm_request *r = NULL;
     const unsigned char *from = src;
@@ -1520,8 +1566,8 @@ dm_status_t dm_dsm_put(dm_dsm_t *d, void *dst, const void *src, size_t len,
             return DM_OK;
         }
     }
-    if (!dm_rma_needs_bounce(d, src, len) &&
-        dm_rma_fast(d, DM_RMA_PUT, dst, len, src, NULL, 0, 0, NULL)) {
+    if (!dm_rma_needs_bounce(d, src, len) && dm_rma_one_page(d, dst, len, &off) &&
+        dm_rma_fast_locked(d, DM_RMA_PUT, off, len, src, NULL, 0, 0, NULL)) {
         if (req_p != NULL) {
             *req_p = &dm_rma_done_req;
         }
@@ -1562,6 +1608,22 @@ dm_status_t dm_dsm_put(dm_dsm_t *d, void *dst, const void *src, size_t len,
     }
     *req_p = r;
     return DM_OK;
+}
+
+dm_status_t dm_dsm_put(dm_dsm_t *d, void *dst, const void *src, size_t len,
+                       struct dm_request **req_p)
+{
+    uint64_t off;
+
+    /* the common small put on a same-host peer's page: no frame for the rest */
+    if (src != NULL && !dm_rma_needs_bounce(d, src, len) && dm_rma_one_page(d, dst, len, &off) &&
+        dm_rma_fast_direct(d, DM_RMA_PUT, off, len, src, NULL, 0, 0, NULL)) {
+        if (req_p != NULL) {
+            *req_p = &dm_rma_done_req;
+        }
+        return DM_OK;
+    }
+    return dm_rma_put_full(d, dst, src, len, req_p);
 }
 
 dm_status_t dm_dsm_get(dm_dsm_t *d, void *dst, const void *src, size_t len,
