@@ -6,7 +6,7 @@ set -euo pipefail
 
 DM_PACKAGES=(meson ninja-build gcc clang pkg-config libucx-dev ucx-utils libpmix-dev
              openmpi-bin libopenmpi-dev iproute2 valgrind spin patch
-             liburing-dev libnuma-dev e2fsprogs fio gnuplot-nox)
+             liburing-dev libnuma-dev e2fsprogs fio gnuplot-nox gdb)
 
 dm_missing=()
 for p in "${DM_PACKAGES[@]}"; do

@@ -58,10 +58,48 @@ what="$what${DISTMEM_CACHE_SIZE:+, cache $DISTMEM_CACHE_SIZE}"
 what="$what${DISTMEM_FAULT_EMULATE:+, emulation $DISTMEM_FAULT_EMULATE}"
 what="$what${DISTMEM_FAULT_MOVE:+, move $DISTMEM_FAULT_MOVE}"
 what="$what${DISTMEM_HOME_POLICY:+, home policy $DISTMEM_HOME_POLICY}"
+# stacks_after SECS PID: if PID still runs after SECS, writes the stacks of
+# every thread of every process below it to $TMPD/stacks.err (with gdb,
+# where installed), so a hang leaves evidence in the failure's output. Ends
+# within a second of PID's end.
+stacks_after() {
+    t=0
+    while [ "$t" -lt "$1" ]; do
+        kill -0 "$2" 2>/dev/null || return 0
+        sleep 1
+        t=$((t + 1))
+    done
+    command -v gdb >/dev/null || { echo "no gdb here: no stacks" >"$TMPD/stacks.err"; return 0; }
+    below=$2
+    all=""
+    while [ -n "$below" ]; do
+        next=""
+        for p in $below; do
+            # children of p: processes whose status names p as parent
+            next="$next $(grep -l "^PPid:[[:space:]]*$p\$" /proc/[0-9]*/status 2>/dev/null |
+                          sed 's|/proc/\([0-9]*\)/status|\1|')"
+        done
+        below=$(echo $next)
+        all="$below $all" # the ranks (deepest) first
+    done
+    for p in $all; do
+        echo "== pid $p: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)"
+        timeout 20 gdb -batch -nx -p "$p" -ex "thread apply all bt" 2>&1 | grep -v '^\[New LWP'
+    done >"$TMPD/stacks.err"
+}
 start=$(now)
-bounded 120 "$DISTMEM" "$@" >"$TMPD/run.out" 2>"$TMPD/run.err"
+bounded 120 "$DISTMEM" "$@" >"$TMPD/run.out" 2>"$TMPD/run.err" &
+launcher=$!
+# before the launcher's --timeout (100 s) stops the ranks
+stacks_after 90 "$launcher" </dev/null >/dev/null 2>&1 &
+watcher=$!
+BG_PIDS="$BG_PIDS $watcher"
+wait "$launcher"
 rc=$?
 took=$(($(now) - start))
+# a hang: let the watcher finish its stacks; otherwise it has nothing to do
+[ "$took" -ge 90 ] || kill "$watcher" 2>/dev/null
+wait "$watcher"
 [ "$took" -lt 115 ] || fail "$what: killed by the bound after $took s (a hang)"
 [ "$rc" -ne 124 ] || fail "$what: ran past the launcher's --timeout (a hang)"
 ! grep -q 'did not exit after SIGTERM\|ran past --timeout' "$TMPD/run.err" ||
