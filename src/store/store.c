@@ -492,7 +492,7 @@ struct dm_store {
  * own step, not by the application's appetite. Demand threads do not count
  * as waiting: several readers would only make each other yield.
  */
-static void dm_store_touch_drain_locked(dm_store_t *s, int force);
+static void dm_store_touch_drain_locked(dm_store_t *s, int force, uint64_t entering);
 
 /* Both take the lock, then apply the touches lock-free reads left (the essay). */
 static void dm_store_lock(dm_store_t *s)
@@ -502,7 +502,7 @@ static void dm_store_lock(dm_store_t *s)
         pthread_mutex_lock(&s->lock);
         atomic_fetch_sub(&s->waiting, 1);
     }
-    dm_store_touch_drain_locked(s, 0);
+    dm_store_touch_drain_locked(s, 0, UINT64_MAX);
 }
 
 /* The index lock again, for a demand path that released it for its I/O. */
@@ -517,7 +517,7 @@ static void dm_store_lock_demand(dm_store_t *s)
         sched_yield();
     }
     pthread_mutex_lock(&s->lock);
-    dm_store_touch_drain_locked(s, 0);
+    dm_store_touch_drain_locked(s, 0, UINT64_MAX);
 }
 
 static void dm_store_unlock(dm_store_t *s)
@@ -741,7 +741,8 @@ static dm_policy_verdict_t dm_store_policy_enter_locked(dm_store_t *s, unsigned 
                                                         int is_write, uint64_t *victim)
 {
     if (t == 0) {
-        dm_store_touch_drain_locked(s, 1); /* four loads when nothing is queued */
+        /* four loads when nothing is queued; page's own touch is this access */
+        dm_store_touch_drain_locked(s, 1, page);
     }
     return dm_policy_access(s->t[t].policy, page, is_write, victim);
 }
@@ -1066,10 +1067,16 @@ static void dm_store_touch_locked(dm_store_t *s, uint64_t page, int is_write)
  * queue's worth per stripe (producers may go on meanwhile), unless (force
  * 0) they were applied less than TOUCH_DELAY_NS ago. The hit was counted
  * by the reader. A page that left tier 0 or became a victim since is not
- * touched: its policy decided without this read, or it moved.
+ * touched: its policy decided without this read, or it moved. Nor is
+ * entering (UINT64_MAX: none), the page about to enter tier 0's policy:
+ * it may already say tier 0 without a victim's flag (a victim taken back
+ * by dm_store_touch_policy_locked) while the policy does not hold it yet,
+ * and its touch, applied now, would be a miss that evicts a victim nobody
+ * is told of (a page the index keeps and the policy has dropped:
+ * test_fastpath's hammer found it); its entry is its access anyway.
  * pre: s->lock.
  */
-static void dm_store_touch_drain_locked(dm_store_t *s, int force)
+static void dm_store_touch_drain_locked(dm_store_t *s, int force, uint64_t entering)
 {
     uint64_t now;
     unsigned first = 0;
@@ -1104,7 +1111,8 @@ static void dm_store_touch_drain_locked(dm_store_t *s, int force)
             page = c->page;
             atomic_store_explicit(&c->seq, pos + TOUCH_CELLS, memory_order_release);
             atomic_store_explicit(&s->touched[page], 0, memory_order_relaxed);
-            if (s->pages[page].tier == 0 && !(s->pages[page].flags & PG_VICTIM)) {
+            if (page != entering && s->pages[page].tier == 0 &&
+                !(s->pages[page].flags & PG_VICTIM)) {
                 /* a hit: never evicts, and (no victim) never admits, so it
                  * never comes back here through dm_store_policy_enter_locked */
                 dm_store_touch_policy_locked(s, page, 0);
@@ -1163,7 +1171,7 @@ static void dm_store_touch_defer(dm_store_t *s, uint64_t page)
         pos + 1 - atomic_load_explicit(&q->head, memory_order_relaxed) >= TOUCH_CELLS / 2 &&
         atomic_load_explicit(&s->waiting, memory_order_relaxed) == 0 &&
         pthread_mutex_trylock(&s->lock) == 0) {
-        dm_store_touch_drain_locked(s, 1);
+        dm_store_touch_drain_locked(s, 1, UINT64_MAX);
         pthread_mutex_unlock(&s->lock);
     }
 }
