@@ -29,9 +29,10 @@
  *                      API has no non-fetching add; old = NULL), then
  *                      dm_quiet; millions of operations per second
  *
- * Local buffers are private (malloc) memory. Before timing, every size is
- * checked once both ways (and the cached get against what rank 1 wrote);
- * at the end the counter must equal the number of adds rank 0 made.
+ * Local buffers are private memory, page-aligned (RMA_ALIGN). Before
+ * timing, every size is checked once both ways (and the cached get against
+ * what rank 1 wrote); at the end the counter must equal the number of adds
+ * rank 0 made.
  *
  * Output, rank 0 only: RESULT lines (see rma_harness.h) and "# " comments.
  * The exit status is nonzero only when an operation failed or a value read
@@ -293,11 +294,13 @@ int main(int argc, char **argv)
     }
     setup_target(max_size);
     if (g_rank == 0) {
-        g_local = calloc(1, RMA_REGION);
+        /* page-aligned, as the target area is: see rma_harness.h on alignment */
+        g_local = aligned_alloc(RMA_ALIGN, RMA_REGION);
         if (g_local == NULL) {
             fprintf(stderr, "bench_rma: out of memory\n");
             exit(1);
         }
+        memset(g_local, 0, RMA_REGION);
         printf("# bench_rma: 2 ranks, UCX_TLS=%s, DISTMEM_PROGRESS_THREAD=%s, %d batches,"
                " %.2f s per size and metric\n", tls ? tls : "(default)", pt ? pt : "(default)",
                o.batches, o.time_s);

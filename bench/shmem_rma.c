@@ -168,9 +168,10 @@ int main(int argc, char **argv)
         shmem_finalize();
         return 2;
     }
-    g_remote = shmem_malloc(RMA_REGION);
+    /* page-aligned on both sides, as bench_rma's: see rma_harness.h on alignment */
+    g_remote = shmem_align(RMA_ALIGN, RMA_REGION);
     g_counter = shmem_malloc(sizeof(*g_counter));
-    g_local = malloc(RMA_REGION);
+    g_local = aligned_alloc(RMA_ALIGN, RMA_REGION);
     if (g_remote == NULL || g_counter == NULL || g_local == NULL) {
         fprintf(stderr, "bench_shmem_rma PE %d: out of memory (the symmetric heap's size is"
                 " SHMEM_SYMMETRIC_SIZE)\n", g_pe);
