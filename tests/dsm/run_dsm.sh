@@ -84,7 +84,14 @@ stacks_after() {
     done
     for p in $all; do
         echo "== pid $p: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)"
-        timeout 20 gdb -batch -nx -p "$p" -ex "thread apply all bt" 2>&1 | grep -v '^\[New LWP'
+        # the stacks, then the forward-progress state of the first pages (a
+        # rank process only: the expressions need libdistmem's symbols)
+        timeout 20 gdb -batch -nx -p "$p" -ex "thread apply all bt" \
+            -ex "p ((struct dm_dsm *)'api.c'::dm_ctx.dsm)->rank" \
+            -ex "p *((struct dm_dsm *)'api.c'::dm_ctx.dsm)->pages@4" \
+            -ex "p ((struct dm_dsm *)'api.c'::dm_ctx.dsm)->ndeferred" \
+            -ex "p ((struct dm_dsm *)'api.c'::dm_ctx.dsm)->deferred[0]@8" \
+            -ex "thread apply all p dm_dsm_npinned" 2>&1 | grep -v '^\[New LWP'
     done >"$TMPD/stacks.err"
 }
 start=$(now)
