@@ -74,45 +74,28 @@ static inline uint64_t dm_dsm_dw_next(uint64_t v, unsigned state)
     return ((v | 7u) + 1u) | state;
 }
 
-/* 1 when pages first..last are known to lie inside one live allocation of d. Takes no lock. */
-static inline __attribute__((always_inline)) int
-dm_dsm_direct_span_hit_range(const dm_dsm_t *d, uint64_t first, uint64_t last)
-{
-    uint64_t s = atomic_load_explicit(&dm_dsm_spans.seq, memory_order_acquire);
-    int hit = 0;
-
-    if ((s & 1) != 0 || atomic_load_explicit(&dm_dsm_spans.d, memory_order_relaxed) != d) {
-        return 0;
-    }
-    for (int i = 0; i < DM_DSM_SPANS; i++) {
-        hit |= first >= atomic_load_explicit(&dm_dsm_spans.lo[i], memory_order_relaxed) &&
-               last < atomic_load_explicit(&dm_dsm_spans.end[i], memory_order_relaxed);
-    }
-    atomic_thread_fence(memory_order_acquire);
-    return hit && atomic_load_explicit(&dm_dsm_spans.seq, memory_order_relaxed) == s;
-}
-
 /*
- * Finds an entry holding page: 1 with its pages in [*lo_p, *end_p) and
- * the even seq under which it was read in *seq_p. Since seq only grows and
- * changes with every write of the cache, every page of that range stays
- * inside one live allocation for as long as seq reads that value again
- * (what the direct path's per-thread memory relies on, rma.c). Takes no
- * lock.
+ * Finds an entry holding pages first..last: 1 with its pages in
+ * [*lo_p, *end_p) and the even seq under which it was read in *seq_p
+ * (each may be NULL). Since seq only grows and changes with every write of
+ * the cache, every page of that range stays inside one live allocation for
+ * as long as seq reads that value again (what the direct path's per-thread
+ * memory relies on, rma.c). Takes no lock.
  */
-static inline int dm_dsm_direct_span_find(const dm_dsm_t *d, uint64_t page, uint64_t *lo_p,
-                                          uint64_t *end_p, uint64_t *seq_p)
+static inline __attribute__((always_inline)) int
+dm_dsm_direct_span_find(const dm_dsm_t *d, uint64_t first, uint64_t last, uint64_t *lo_p,
+                        uint64_t *end_p, uint64_t *seq_p)
 {
     uint64_t s = atomic_load_explicit(&dm_dsm_spans.seq, memory_order_acquire), lo = 0, end = 0;
 
     if ((s & 1) != 0 || atomic_load_explicit(&dm_dsm_spans.d, memory_order_relaxed) != d) {
         return 0;
     }
-    for (int i = 0; i < DM_DSM_SPANS && end == 0; i++) {
+    for (int i = 0; i < DM_DSM_SPANS; i++) {
         uint64_t l = atomic_load_explicit(&dm_dsm_spans.lo[i], memory_order_relaxed);
         uint64_t e = atomic_load_explicit(&dm_dsm_spans.end[i], memory_order_relaxed);
 
-        if (page >= l && page < e) {
+        if (end == 0 && first >= l && last < e) {
             lo = l;
             end = e;
         }
@@ -121,16 +104,19 @@ static inline int dm_dsm_direct_span_find(const dm_dsm_t *d, uint64_t page, uint
     if (end == 0 || atomic_load_explicit(&dm_dsm_spans.seq, memory_order_relaxed) != s) {
         return 0;
     }
-    *lo_p = lo;
-    *end_p = end;
-    *seq_p = s;
+    if (lo_p != NULL) {
+        *lo_p = lo;
+        *end_p = end;
+        *seq_p = s;
+    }
     return 1;
 }
 
-/* 1 when page is known to lie inside one live allocation of d. Takes no lock. */
-static inline __attribute__((always_inline)) int dm_dsm_direct_span_hit(const dm_dsm_t *d, uint64_t page)
+/* 1 when pages first..last are known to lie inside one live allocation of d. Takes no lock. */
+static inline __attribute__((always_inline)) int
+dm_dsm_direct_span_hit_range(const dm_dsm_t *d, uint64_t first, uint64_t last)
 {
-    return dm_dsm_direct_span_hit_range(d, page, page);
+    return dm_dsm_direct_span_find(d, first, last, NULL, NULL, NULL);
 }
 
 /*

@@ -244,6 +244,23 @@ static inline int dm_dsm_home_of(const dm_dsm_t *d, uint64_t page)
     return dm_place_home(&d->place, page);
 }
 
+/*
+ * The pages around page that share its home whatever happens: [*lo_p,
+ * *end_p), its block or its rank's heap (dm_place_run), or the page alone
+ * under first-touch placement, where each page has its own. pre:
+ * dm_dsm_home_of(d, page) >= 0.
+ */
+static inline void dm_dsm_home_run(const dm_dsm_t *d, uint64_t page, uint64_t *lo_p,
+                                   uint64_t *end_p)
+{
+    if (d->first_touch && page < d->place.coll_pages) {
+        *lo_p = page;
+        *end_p = page + 1;
+    } else {
+        dm_place_run(&d->place, page, lo_p, end_p);
+    }
+}
+
 static inline int dm_dsm_state_allows(dm_coh_state_t s, int write)
 {
     return write ? s == DM_COH_M : dm_coh_state_prot(s) != DM_COH_PROT_NONE;
