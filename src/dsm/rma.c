@@ -974,6 +974,9 @@ static int dm_rma_window_open(void *arg)
  * operation that has to send a message.
  */
 #define DM_RMA_DIRECT_CHECK 4096
+_Static_assert((DM_RMA_DIRECT_CHECK & (DM_RMA_DIRECT_CHECK - 1)) == 0 &&
+                   DM_RMA_DIRECT_CHECK > DM_RMA_RUN_PAGES,
+               "dm_rma_direct_done_n needs a power of two above the pages of a run");
 
 /*
  * Runs op on [off, off + len), within one page, on the home memory of the
@@ -1047,7 +1050,7 @@ static int dm_rma_direct(dm_dsm_t *d, const dm_rma_hdr_t *h, const void *data, v
 }
 
 /*
- * Counts a direct operation (st_rma_direct) and, every DM_RMA_DIRECT_CHECK
+ * Counts k direct operations (st_rma_direct) and, every DM_RMA_DIRECT_CHECK
  * of them, polls the same-host peers for their death. locked: the caller
  * holds the serial lock (the check needs it). The count is a load and a
  * store, not an atomic add: a locked instruction here cost a fifth of a
@@ -1055,12 +1058,13 @@ static int dm_rma_direct(dm_dsm_t *d, const dm_rma_hdr_t *h, const void *data, v
  * and may miss counts when threads issue at the same moment; it is a
  * statistic, and the check only needs it to keep advancing.
  */
-static inline void dm_rma_direct_done(dm_dsm_t *d, int locked)
+static inline void dm_rma_direct_done_n(dm_dsm_t *d, int locked, unsigned k)
 {
-    uint_fast64_t n = atomic_load_explicit(&d->st_rma_direct, memory_order_relaxed) + 1;
+    uint_fast64_t was = atomic_load_explicit(&d->st_rma_direct, memory_order_relaxed), n = was + k;
 
     atomic_store_explicit(&d->st_rma_direct, n, memory_order_relaxed);
-    if (DM_UNLIKELY(n % DM_RMA_DIRECT_CHECK == 0)) {
+    /* a multiple of DM_RMA_DIRECT_CHECK (a power of two, above k) was reached */
+    if (DM_UNLIKELY((was ^ n) >= DM_RMA_DIRECT_CHECK)) {
         if (!locked) {
             dm_tp_serial_enter(d->tp);
         }
@@ -1069,6 +1073,11 @@ static inline void dm_rma_direct_done(dm_dsm_t *d, int locked)
             dm_tp_serial_leave(d->tp);
         }
     }
+}
+
+static inline void dm_rma_direct_done(dm_dsm_t *d, int locked)
+{
+    dm_rma_direct_done_n(d, locked, 1);
 }
 
 /*
@@ -1331,14 +1340,26 @@ static inline int dm_rma_run_home_ok(dm_dsm_t *d, int home)
                                                                      memory_order_relaxed));
 }
 
-/* Takes (write) or reads the word of page for a run; 0 when the run must end before it. */
-static inline int dm_rma_run_word(dm_dsm_t *d, uint64_t page, int write, uint64_t *v_p)
+/*
+ * Takes (write) or reads the word of page for a run; 0 when the run must
+ * end before it. *hend_p: the end of the pages before it known to share a
+ * home this rank reaches directly; page's home is looked up only past it
+ * (once per block of the placement, not per page: the lookup's divisions
+ * cost as much as the compare-and-swap).
+ */
+static inline int dm_rma_run_word(dm_dsm_t *d, uint64_t page, int write, uint64_t *hend_p,
+                                  uint64_t *v_p)
 {
     _Atomic uint64_t *w = &d->dwords[page];
     uint64_t v = atomic_load_explicit(w, write ? memory_order_relaxed : memory_order_acquire);
 
-    if (!dm_rma_run_home_ok(d, dm_dsm_home_of(d, page))) {
-        return 0;
+    if (page >= *hend_p) {
+        uint64_t lo;
+
+        if (!dm_rma_run_home_ok(d, dm_dsm_home_of(d, page))) {
+            return 0;
+        }
+        dm_dsm_home_run(d, page, &lo, hend_p);
     }
     *v_p = v;
     return write ? dm_dsm_dw_try_hold(w, v) : dm_dsm_dw_readable(v);
@@ -1348,7 +1369,7 @@ static size_t dm_rma_runs(dm_dsm_t *d, int write, const void *gaddr, unsigned ch
                           size_t len)
 {
     uint64_t word[DM_RMA_RUN_PAGES];
-    uint64_t off, first, last;
+    uint64_t off, first, last, hend = 0;
     size_t done = 0;
 
     if (d->direct_peer == NULL || !dm_gas_contains(&d->gas, gaddr, len)) {
@@ -1366,7 +1387,8 @@ static size_t dm_rma_runs(dm_dsm_t *d, int write, const void *gaddr, unsigned ch
         unsigned n = 0, i;
         size_t run;
 
-        while (p0 + n <= last && n < DM_RMA_RUN_PAGES && dm_rma_run_word(d, p0 + n, write, &word[n])) {
+        while (p0 + n <= last && n < DM_RMA_RUN_PAGES &&
+               dm_rma_run_word(d, p0 + n, write, &hend, &word[n])) {
             n++;
         }
         if (n == 0) {
@@ -1388,10 +1410,11 @@ static size_t dm_rma_runs(dm_dsm_t *d, int write, const void *gaddr, unsigned ch
                 }
             }
         }
-        for (i = 0; i < n; i++) {
-            dm_rma_direct_done(d, 0);
-        }
-        atomic_fetch_add_explicit(&d->st_rma_run_pages, n, memory_order_relaxed);
+        dm_rma_direct_done_n(d, 0, n);
+        /* a statistic: a load and a store, as st_rma_direct (dm_rma_direct_done_n) */
+        atomic_store_explicit(&d->st_rma_run_pages,
+                              atomic_load_explicit(&d->st_rma_run_pages, memory_order_relaxed) + n,
+                              memory_order_relaxed);
         done += run;
         if (n < DM_RMA_RUN_PAGES && p0 + n <= last) {
             break; /* a page refused: the rest goes the usual way */
