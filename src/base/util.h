@@ -14,6 +14,15 @@
 #define DM_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define DM_NSEC_PER_SEC 1000000000ull
 
+/* DM_TSAN: defined in ThreadSanitizer builds (gcc and clang spell it differently). */
+#if defined(__SANITIZE_THREAD__)
+#define DM_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define DM_TSAN 1
+#endif
+#endif
+
 /* Monotonic clock in nanoseconds. */
 static inline uint64_t dm_time_ns(void)
 {

@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "dsm_int.h"
+#include "util.h"
 
 #define DM_DSM_SPANS 4 /* ranges the cache holds */
 
@@ -67,6 +68,53 @@ static inline int dm_dsm_dw_try_hold(_Atomic uint64_t *w, uint64_t v)
            atomic_compare_exchange_strong_explicit(w, &v, v | DM_DSM_DW_HELD,
                                                    memory_order_acquire, memory_order_relaxed);
 }
+
+/*
+ * Holds the words of two consecutive pages at once, w[0] and w[1] (w
+ * 16-byte aligned), if they still read v0 and v1 and each may be held
+ * (as dm_dsm_dw_try_hold); 1 when both are held. One locked instruction
+ * for two pages: a put's run takes up to DM_RMA_RUN_PAGES words, and a
+ * compare-and-swap (about 18 cycles here, serializing) was most of the
+ * run's cost beside the copy (perf, rma.c's dm_rma_runs). On x86-64 a
+ * locked instruction is atomic against every other locked instruction and
+ * store on the cache line it touches, and an aligned pair never crosses a
+ * line, so it mixes with the one-word compare-and-swap and the release
+ * stores of everyone else. DM_DSM_DW_PAIRS is 0 where it is not built
+ * (other architectures; ThreadSanitizer, which cannot see inside inline
+ * assembly): callers then take the words one at a time.
+ */
+#if defined(__x86_64__) && !defined(DM_TSAN)
+#define DM_DSM_DW_PAIRS 1
+typedef struct {
+    uint64_t w[2];
+} dm_dsm_dw_pair_t; /* the memory operand of cmpxchg16b */
+
+static inline int dm_dsm_dw_try_hold2(_Atomic uint64_t *w, uint64_t v0, uint64_t v1)
+{
+    uint64_t lo = v0, hi = v1;
+    unsigned char held;
+
+    if ((v0 & (DM_DSM_DW_HELD | DM_DSM_DW_STATE)) != DM_DSM_DW_U ||
+        (v1 & (DM_DSM_DW_HELD | DM_DSM_DW_STATE)) != DM_DSM_DW_U) {
+        return 0;
+    }
+    __asm__ __volatile__("lock cmpxchg16b %1"
+                         : "=@ccz"(held), "+m"(*(volatile dm_dsm_dw_pair_t *)(void *)w),
+                           "+a"(lo), "+d"(hi)
+                         : "b"(v0 | DM_DSM_DW_HELD), "c"(v1 | DM_DSM_DW_HELD)
+                         : "memory");
+    return held;
+}
+#else
+#define DM_DSM_DW_PAIRS 0
+static inline int dm_dsm_dw_try_hold2(_Atomic uint64_t *w, uint64_t v0, uint64_t v1)
+{
+    (void)w;
+    (void)v0;
+    (void)v1;
+    return 0;
+}
+#endif
 
 /* The word that releases v with the state given (a DM_DSM_DW_* value). */
 static inline uint64_t dm_dsm_dw_next(uint64_t v, unsigned state)

@@ -1341,18 +1341,20 @@ static inline int dm_rma_run_home_ok(dm_dsm_t *d, int home)
 }
 
 /*
- * Takes (write) or reads the word of page for a run; 0 when the run must
- * end before it. *hend_p: the end of the pages before it known to share a
- * home this rank reaches directly; page's home is looked up only past it
- * (once per block of the placement, not per page: the lookup's divisions
- * cost as much as the compare-and-swap).
+ * Takes (write) or reads the words of a run's next pages, page first: how
+ * many (0 when the run must end before page; at most max, max >= 1, and at
+ * most 2: a put takes an aligned pair of words with one locked instruction
+ * where it can, dm_dsm_dw_try_hold2). *hend_p: the end of the pages before
+ * page known to share a home this rank reaches directly; a home is looked
+ * up only past it (once per block of the placement, not per page: the
+ * lookup's divisions cost as much as the compare-and-swap).
  */
-static inline int dm_rma_run_word(dm_dsm_t *d, uint64_t page, int write, uint64_t *hend_p,
-                                  uint64_t *v_p)
+static inline unsigned dm_rma_run_word(dm_dsm_t *d, uint64_t page, uint64_t max, int write,
+                                       uint64_t *hend_p, uint64_t *v)
 {
     _Atomic uint64_t *w = &d->dwords[page];
-    uint64_t v = atomic_load_explicit(w, write ? memory_order_relaxed : memory_order_acquire);
 
+    v[0] = atomic_load_explicit(w, write ? memory_order_relaxed : memory_order_acquire);
     if (page >= *hend_p) {
         uint64_t lo;
 
@@ -1361,8 +1363,16 @@ static inline int dm_rma_run_word(dm_dsm_t *d, uint64_t page, int write, uint64_
         }
         dm_dsm_home_run(d, page, &lo, hend_p);
     }
-    *v_p = v;
-    return write ? dm_dsm_dw_try_hold(w, v) : dm_dsm_dw_readable(v);
+    if (!write) {
+        return (unsigned)dm_dsm_dw_readable(v[0]);
+    }
+    if (DM_DSM_DW_PAIRS && max >= 2 && (page & 1) == 0 && page + 1 < *hend_p) {
+        v[1] = atomic_load_explicit(w + 1, memory_order_relaxed);
+        if (dm_dsm_dw_try_hold2(w, v[0], v[1])) {
+            return 2;
+        }
+    }
+    return (unsigned)dm_dsm_dw_try_hold(w, v[0]);
 }
 
 static size_t dm_rma_runs(dm_dsm_t *d, int write, const void *gaddr, unsigned char *buf,
@@ -1387,9 +1397,14 @@ static size_t dm_rma_runs(dm_dsm_t *d, int write, const void *gaddr, unsigned ch
         unsigned n = 0, i;
         size_t run;
 
-        while (p0 + n <= last && n < DM_RMA_RUN_PAGES &&
-               dm_rma_run_word(d, p0 + n, write, &hend, &word[n])) {
-            n++;
+        while (p0 + n <= last && n < DM_RMA_RUN_PAGES) {
+            unsigned k = dm_rma_run_word(d, p0 + n, DM_MIN(DM_RMA_RUN_PAGES - n, last + 1 - p0 - n),
+                                         write, &hend, &word[n]);
+
+            if (k == 0) {
+                break;
+            }
+            n += k;
         }
         if (n == 0) {
             break;

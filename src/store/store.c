@@ -302,14 +302,7 @@
  * has the reader's stack (a copy long before the write that meets it), so
  * the copy's accesses are not recorded at all: that one memcpy, no more.
  */
-#if defined(__SANITIZE_THREAD__)
-#define DM_STORE_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define DM_STORE_TSAN 1
-#endif
-#endif
-#ifdef DM_STORE_TSAN
+#ifdef DM_TSAN
 void AnnotateIgnoreReadsBegin(const char *file, int line); /* the TSan runtime's */
 void AnnotateIgnoreReadsEnd(const char *file, int line);
 #define DM_STORE_RACY_BEGIN() AnnotateIgnoreReadsBegin(__FILE__, __LINE__)
