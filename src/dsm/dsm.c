@@ -74,7 +74,12 @@
  * stores and ALU/read-modify-write instructions with a memory operand,
  * dm_dsm_emulate); or, for every other instruction, it
  * returns with the trap flag set and the SIGTRAP after the instruction
- * releases the pin (a second signal, about as dear as the first).
+ * releases the pin (a second signal, about as dear as the first). A
+ * woken thread leaves its wait as soon as the WAKE reached it, whatever
+ * the state has become since: its unit holds back every message for the
+ * page until it looks (dm_dsm_fault_done). The multi-threaded fault path
+ * (pins, waiting, gen, deferral, the self queue) is model-checked in
+ * models/faultpath.pml.
  *
  * Barriers and locks need no extra work for coherence: every write is
  * performed on the only writable copy, and every other copy was revoked
@@ -492,7 +497,9 @@ static void dm_dsm_emit(void *arg, const dm_coh_action_t *a)
         if (pg->waiting > 0 && d->step) {
             pg->pin = (uint8_t)DM_MIN(255, pg->pin + pg->waiting);
             pg->waiting = 0;
-            pg->gen++;
+            atomic_store_explicit(&pg->gen,
+                                  (uint8_t)(atomic_load_explicit(&pg->gen, memory_order_relaxed) + 1),
+                                  memory_order_release);
         }
         break;
     }
@@ -912,15 +919,28 @@ typedef struct dm_dsm_waiter {
     dm_dsm_t *d;
     uint64_t  page;
     int       write;
+    int       registered; /* counted in the page's waiting, at generation gen */
+    uint8_t   gen;
 } dm_dsm_waiter_t;
 
+/*
+ * The wait of a faulting thread ends when the page's state allows its
+ * access, or is stable (ask again), or a WAKE reached it (registered and
+ * gen moved). The last is needed: a WAKE gives the waiter a unit of pin,
+ * which holds back every message for the page until the waiter returns it,
+ * and another thread of this process may make the state transient again
+ * (a write fault in S: SM_D) before the waiter looks; it would then wait
+ * for a DATA_M that its own unit holds back, for ever
+ * (models/faultpath.pml found it).
+ */
 static int dm_dsm_fault_done(void *arg)
 {
     dm_dsm_waiter_t *w = arg;
-    dm_coh_state_t s = (dm_coh_state_t)atomic_load_explicit(&w->d->pages[w->page].state,
-                                                            memory_order_acquire);
+    const dm_dsm_page_t *pg = &w->d->pages[w->page];
+    dm_coh_state_t s = (dm_coh_state_t)atomic_load_explicit(&pg->state, memory_order_acquire);
 
     return dm_dsm_state_allows(s, w->write) || dm_coh_state_stable(s) ||
+           (w->registered && atomic_load_explicit(&pg->gen, memory_order_relaxed) != w->gen) ||
            atomic_load_explicit(&w->d->broken, memory_order_relaxed) != NULL;
 }
 
@@ -973,16 +993,15 @@ static int dm_dsm_fault(dm_dsm_t *d, uint64_t page, int write, int want_pin,
     dm_coh_state_t s;
     const char *why = NULL;
     dm_status_t st;
-    int registered = 0, owned, round = 0;
-    uint8_t gen = 0;
+    int owned, round = 0;
 
     *pinned_p = 0;
     for (;; round++) {
         dm_tp_serial_enter(d->tp);
         owned = 0;
-        if (registered) {
-            registered = 0;
-            if (pg->gen != gen) {
+        if (w.registered) {
+            w.registered = 0;
+            if (atomic_load_explicit(&pg->gen, memory_order_relaxed) != w.gen) {
                 owned = 1; /* a WAKE gave us a unit of pin */
             } else if (pg->waiting > 0) {
                 pg->waiting--;
@@ -1048,8 +1067,8 @@ static int dm_dsm_fault(dm_dsm_t *d, uint64_t page, int write, int want_pin,
         }
         if (want_pin && pg->waiting < 255) {
             pg->waiting++;
-            gen = pg->gen;
-            registered = 1;
+            w.gen = atomic_load_explicit(&pg->gen, memory_order_relaxed);
+            w.registered = 1;
         }
         dm_tp_serial_leave(d->tp);
         st = dm_tp_wait_until(d->tp, dm_dsm_fault_done, &w);

@@ -29,13 +29,14 @@ typedef struct dm_dsm_page {
     /*
      * Forward progress (serial lock). waiting: threads waiting for this
      * page that no WAKE has reached yet; a WAKE turns each into one unit of
-     * pin and bumps gen (so a waiter knows it was woken). While pin > 0,
+     * pin and bumps gen (so a waiter knows it was woken: gen is also
+     * polled without the lock, dm_dsm_fault_done). While pin > 0,
      * messages that would take the page away are held back (deferred); a
      * woken thread gives its unit back once its instruction has run.
      */
     uint8_t         pin;
     uint8_t         waiting;
-    uint8_t         gen;
+    _Atomic uint8_t gen;
     uint8_t         rmaq;  /* home: one-sided operations wait for this page (rma.c); serial lock */
     uint16_t        fgen;  /* installs so far (mod 2^16): names this copy in the eviction FIFO */
 } dm_dsm_page_t;
