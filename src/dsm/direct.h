@@ -61,10 +61,16 @@ static inline int dm_dsm_dw_readable(uint64_t v)
     return (v & DM_DSM_DW_HELD) == 0 && (v & DM_DSM_DW_STATE) != DM_DSM_DW_X;
 }
 
+/* Whether a writer may take a word that reads v: U and not held. */
+static inline int dm_dsm_dw_holdable(uint64_t v)
+{
+    return (v & (DM_DSM_DW_HELD | DM_DSM_DW_STATE)) == DM_DSM_DW_U;
+}
+
 /* Holds w if its value is still v and v is U and not held; 1 when held. */
 static inline int dm_dsm_dw_try_hold(_Atomic uint64_t *w, uint64_t v)
 {
-    return (v & (DM_DSM_DW_HELD | DM_DSM_DW_STATE)) == DM_DSM_DW_U &&
+    return dm_dsm_dw_holdable(v) &&
            atomic_compare_exchange_strong_explicit(w, &v, v | DM_DSM_DW_HELD,
                                                    memory_order_acquire, memory_order_relaxed);
 }
@@ -94,8 +100,7 @@ static inline int dm_dsm_dw_try_hold2(_Atomic uint64_t *w, uint64_t v0, uint64_t
     uint64_t lo = v0, hi = v1;
     unsigned char held;
 
-    if ((v0 & (DM_DSM_DW_HELD | DM_DSM_DW_STATE)) != DM_DSM_DW_U ||
-        (v1 & (DM_DSM_DW_HELD | DM_DSM_DW_STATE)) != DM_DSM_DW_U) {
+    if (!dm_dsm_dw_holdable(v0) || !dm_dsm_dw_holdable(v1)) {
         return 0;
     }
     __asm__ __volatile__("lock cmpxchg16b %1"

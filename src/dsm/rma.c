@@ -1058,11 +1058,19 @@ static int dm_rma_direct(dm_dsm_t *d, const dm_rma_hdr_t *h, const void *data, v
  * and may miss counts when threads issue at the same moment; it is a
  * statistic, and the check only needs it to keep advancing.
  */
+/* Adds k to a statistic by a load and a store (see dm_rma_direct_done_n); returns the value before. */
+static inline uint_fast64_t dm_rma_stat_add(atomic_uint_fast64_t *c, unsigned k)
+{
+    uint_fast64_t was = atomic_load_explicit(c, memory_order_relaxed);
+
+    atomic_store_explicit(c, was + k, memory_order_relaxed);
+    return was;
+}
+
 static inline void dm_rma_direct_done_n(dm_dsm_t *d, int locked, unsigned k)
 {
-    uint_fast64_t was = atomic_load_explicit(&d->st_rma_direct, memory_order_relaxed), n = was + k;
+    uint_fast64_t was = dm_rma_stat_add(&d->st_rma_direct, k), n = was + k;
 
-    atomic_store_explicit(&d->st_rma_direct, n, memory_order_relaxed);
     /* a multiple of DM_RMA_DIRECT_CHECK (a power of two, above k) was reached */
     if (DM_UNLIKELY((was ^ n) >= DM_RMA_DIRECT_CHECK)) {
         if (!locked) {
@@ -1426,10 +1434,7 @@ static size_t dm_rma_runs(dm_dsm_t *d, int write, const void *gaddr, unsigned ch
             }
         }
         dm_rma_direct_done_n(d, 0, n);
-        /* a statistic: a load and a store, as st_rma_direct (dm_rma_direct_done_n) */
-        atomic_store_explicit(&d->st_rma_run_pages,
-                              atomic_load_explicit(&d->st_rma_run_pages, memory_order_relaxed) + n,
-                              memory_order_relaxed);
+        (void)dm_rma_stat_add(&d->st_rma_run_pages, n);
         done += run;
         if (n < DM_RMA_RUN_PAGES && p0 + n <= last) {
             break; /* a page refused: the rest goes the usual way */
