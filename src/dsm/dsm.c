@@ -884,6 +884,9 @@ void dm_dsm_local(dm_dsm_t *d, uint64_t page, dm_coh_local_t ev)
     dm_dsm_exec_t x = { .d = d, .page = page, .src = -1 };
     dm_coh_state_t old = (dm_coh_state_t)atomic_load(&d->pages[page].state), s = old;
 
+    /* a request this causes never overtakes a one-sided operation issued before it */
+    dm_rma_send_held(d);
+
     if (dm_coh_node_local(&s, ev, dm_dsm_home_of(d, page), dm_dsm_emit, &x) != DM_OK) {
         dm_dsm_break(d, "local %s in state %s of page %llu", ev == DM_COH_WRITE ? "write" : "read",
                      dm_coh_state_name(old), (unsigned long long)page);

@@ -175,12 +175,16 @@ struct dm_dsm {
     /* placement hints (advise.c): messages to other homes, copies read ahead for DM_TIER_LOCAL */
     atomic_uint_fast64_t st_hint_msgs, st_hint_ahead;
     /*
-     * Batching (rma.c): parts of one issuing call bound for one home travel
-     * in one message, and the answers to one such message in one answer.
-     * Both are empty whenever the serial lock is free.
+     * Batching (rma.c): operations bound for one home travel in one
+     * message, and the answers to one such message in one answer. The
+     * outgoing batches stay open across calls until something needs their
+     * operations sent (the essay's "Held operations"); rma_unsent counts
+     * what they hold, and the transport knows it too (dm_tp_held). The
+     * answers are empty whenever the serial lock is free.
      */
-    struct dm_rma_batch *rma_out; /* DM_RMA_OUT open batches of the issuing call */
+    struct dm_rma_batch *rma_out; /* DM_RMA_OUT open batches, one home each */
     struct dm_rma_batch *rma_ans; /* answers to the batch being served */
+    uint32_t             rma_unsent; /* operations in rma_out */
 
     /* Home memory in a tiered store (homemem.c; serial lock). store NULL: home_mem holds it. */
     struct dm_store    *store;
@@ -387,6 +391,8 @@ dm_status_t dm_rma_hint(dm_dsm_t *d, const uint8_t *homes, uint64_t first, uint6
 
 /* rma.c: set up and tear down the one-sided operations' state. */
 dm_status_t dm_rma_init(dm_dsm_t *d);
+/* Sends the operations held in open batches (see rma.c). pre: serial lock. */
+void dm_rma_send_held(dm_dsm_t *d);
 void dm_rma_cleanup(dm_dsm_t *d);
 
 #endif

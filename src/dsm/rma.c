@@ -35,16 +35,38 @@
  * word allows it (dm_rma_fast).
  *
  * Order. An operation touches one page; longer puts and gets are split at
- * page boundaries. The parts of one call bound for one home are batched
- * into one message (in issue order; dm_rma_on_batch serves them in that
- * order, as separate messages would be), and every open batch is sent
- * before the serial lock is released, so messages leave in issue order.
- * Every message is at most 64 KiB of data plus headers, below
- * DM_TP_EAGER_MAX, so UCX sends it eagerly and the home handles messages
- * from one initiator in the order sent. The home queues an operation
- * behind any that already wait for the page. Hence the operations of one
- * process on one page apply in issue order. Across pages nothing is
- * promised until dm_quiet.
+ * page boundaries. Operations bound for one home are batched into one
+ * message, one open batch per home (in issue order; dm_rma_on_batch serves
+ * them in that order, as separate messages would be). An operation on a
+ * page goes to its home's batch, and a batch is only ever sent whole, so
+ * the operations of one process for one home leave in issue order. Every
+ * message is at most 64 KiB of data plus headers, below DM_TP_EAGER_MAX,
+ * so UCX sends it eagerly and the home handles messages from one
+ * initiator in the order sent. The home queues an operation behind any
+ * that already wait for the page. Hence the operations of one process on
+ * one page apply in issue order. Across pages nothing is promised until
+ * dm_quiet.
+ *
+ * Held operations. A batch stays open across calls (rma_unsent counts
+ * what the open batches hold), so a loop of small non-blocking puts,
+ * gets or non-fetching atomics costs one message per batch, not one per
+ * call: over TCP a send is a system call. Held operations count in
+ * rma_inflight from the start, so nothing takes the local shortcut or the
+ * direct path past them. They leave
+ *   - when their batch is full, or a fifth home needs a batch;
+ *   - at the end of a call whose caller waits next (a blocking get, a
+ *     fetching atomic, a hint);
+ *   - before any request of the page protocol (dm_dsm_local), so a fault
+ *     of this process never overtakes an operation it issued before;
+ *   - whenever a thread of this process progresses the transport: every
+ *     wait (dm_wait, dm_quiet, dm_barrier, locks, dm_wait_until, a fault's
+ *     wait) first sends what is held (dm_tp_held, dm_rma_release), so no
+ *     wait depends on a message that was never sent;
+ *   - from the progress thread, once nothing was added for DM_TP_HOLD_NS
+ *     (it is woken for this when it sleeps): an application that issues
+ *     and then computes still has its operations delivered promptly.
+ * A send that fails answers the operations it carried with the failure
+ * (dm_rma_out_flush), whoever sends it.
  *
  * Completion. Every operation is answered (an ack, the data, or the old
  * value). rma_inflight counts this process's unanswered operations;
@@ -76,7 +98,7 @@
 #include "util.h"
 
 #define DM_RMA_WINDOW 256 /* operations in flight per process */
-#define DM_RMA_OUT 4            /* homes with an open batch in one issuing call */
+#define DM_RMA_OUT 4            /* homes with an open batch at once */
 #define DM_RMA_BATCH_OPS 64     /* operations per message */
 #define DM_RMA_BATCH_BYTES 65536 /* data per message (at least one page) */
 #define DM_RMA_RUN_PAGES 64     /* page words a multi-page put or get takes at once (dm_rma_runs) */
@@ -458,6 +480,8 @@ static dm_status_t dm_rma_out_flush(dm_dsm_t *d, dm_rma_batch_t *b)
 
     memcpy(sent, b->hdrs, n * sizeof(sent[0]));
     st = dm_rma_batch_post(d, b);
+    d->rma_unsent -= n;
+    dm_tp_held(d->tp, d->rma_unsent);
     if (st == DM_OK) {
         return DM_OK;
     }
@@ -482,7 +506,7 @@ static dm_status_t dm_rma_out_flush_all(dm_dsm_t *d)
     dm_status_t st = DM_OK, st2;
     int i;
 
-    for (i = 0; i < DM_RMA_OUT; i++) {
+    for (i = 0; i < DM_RMA_OUT && d->rma_unsent != 0; i++) {
         if ((st2 = dm_rma_out_flush(d, &d->rma_out[i])) != DM_OK && st == DM_OK) {
             st = st2;
         }
@@ -525,7 +549,21 @@ static dm_status_t dm_rma_out_add(dm_dsm_t *d, int home, const dm_rma_hdr_t *h,
     }
     b->peer = home;
     dm_rma_batch_add(b, h, data, len);
+    dm_tp_held(d->tp, ++d->rma_unsent);
     return st;
+}
+
+void dm_rma_send_held(dm_dsm_t *d)
+{
+    if (d->rma_unsent != 0) {
+        (void)dm_rma_out_flush_all(d); /* a failure answers the operations (dm_rma_out_flush) */
+    }
+}
+
+/* The transport's release function (dm_tp_set_release). pre: serial lock. */
+static void dm_rma_release(void *arg)
+{
+    dm_rma_send_held(arg);
 }
 
 /* Answers the operation h from src. pre: serial lock. */
@@ -871,6 +909,7 @@ dm_status_t dm_rma_init(dm_dsm_t *d)
     if ((st = dm_rma_batch_alloc(d, d->rma_ans)) != DM_OK) {
         return st;
     }
+    dm_tp_set_release(d->tp, dm_rma_release, d);
     return dm_tp_am_register(d->tp, DM_DSM_AM_RMA, dm_rma_on_msg, d);
 }
 
@@ -878,6 +917,8 @@ void dm_rma_cleanup(dm_dsm_t *d)
 {
     dm_dsm_dirent_t *e;
 
+    /* from here on nobody calls dm_rma_release; what is still held is dropped with d */
+    dm_tp_set_release(d->tp, NULL, NULL);
     for (e = d->dir_list; e != NULL; e = e->next) {
         while (e->rma_head != NULL) {
             dm_rma_op_t *op = e->rma_head;
@@ -1446,10 +1487,13 @@ static size_t dm_rma_runs(dm_dsm_t *d, int write, const void *gaddr, unsigned ch
 /*
  * Issues op on [off, off + len) in parts of at most one page, as request r
  * (NULL: a put nobody waits for). src: a put's data (not distmem memory).
- * On failure the parts already sent still complete.
+ * send: the caller waits for r next, so the open batches go now (else
+ * they stay open: see "Held operations"). On failure the parts already
+ * issued still complete.
  */
 static dm_status_t dm_rma_issue(dm_dsm_t *d, struct dm_request *r, uint8_t op, uint64_t off,
-                                size_t len, const unsigned char *src, int64_t a, int64_t b)
+                                size_t len, const unsigned char *src, int64_t a, int64_t b,
+                                int send)
 {
     dm_rma_hdr_t h;
     size_t done = 0;
@@ -1503,8 +1547,8 @@ static dm_status_t dm_rma_issue(dm_dsm_t *d, struct dm_request *r, uint8_t op, u
         }
         done += n;
     }
-    {
-        /* the open batches leave with the lock (see dm_dsm_t.rma_out) */
+    if (send || st != DM_OK) {
+        /* a failed call's held parts are answered with the failure now */
         dm_status_t st2 = dm_rma_out_flush_all(d);
 
         if (st == DM_OK) {
@@ -1630,7 +1674,7 @@ static __attribute__((noinline)) dm_status_t dm_rma_put_full(dm_dsm_t *d, void *
         memcpy(bounce, src, len); /* plain loads: may fault */
         from = bounce;
     }
-    st = len > 0 ? dm_rma_issue(d, r, DM_RMA_PUT, off, len, from, 0, 0) : DM_OK;
+    st = len > 0 ? dm_rma_issue(d, r, DM_RMA_PUT, off, len, from, 0, 0, 0) : DM_OK;
     free(bounce); /* every part was copied or applied when issued */
     if (r == NULL) {
         return st;
@@ -1718,7 +1762,7 @@ dm_status_t dm_dsm_get(dm_dsm_t *d, void *dst, const void *src, size_t len,
         atomic_store(&r->done, 1);
         st = DM_OK;
     } else {
-        st = dm_rma_issue(d, r, DM_RMA_GET, off, len, NULL, 0, 0);
+        st = dm_rma_issue(d, r, DM_RMA_GET, off, len, NULL, 0, 0, req_p == NULL);
     }
     if (req_p == NULL || st != DM_OK) {
         dm_status_t st2 = dm_rma_finish(d, r, NULL);
@@ -1805,10 +1849,10 @@ dm_status_t dm_dsm_atomic(dm_dsm_t *d, dm_dsm_amo_t op, int64_t *addr, int64_t a
     }
     if (old_p == NULL && op != DM_DSM_AMO_FETCH) {
         /* nobody wants the value: posted like a put, complete at dm_quiet */
-        return dm_rma_issue(d, NULL, ops[op], off, 8, NULL, a, b);
+        return dm_rma_issue(d, NULL, ops[op], off, 8, NULL, a, b, 0);
     }
     dm_rma_req_init(&r, 0);
-    st = dm_rma_issue(d, &r, ops[op], off, 8, NULL, a, b);
+    st = dm_rma_issue(d, &r, ops[op], off, 8, NULL, a, b, 1);
     if (st != DM_OK) {
         dm_status_t st2 = dm_rma_finish(d, &r, NULL);
 

@@ -35,6 +35,7 @@
 
 #define DM_TP_HANDOFF_NS     (200 * 1000ull) /* app idle this long before the thread steps in */
 #define DM_TP_IDLE_POLL_MS   50              /* progress thread wakes at least this often */
+#define DM_TP_HOLD_NS        (50 * 1000ull)  /* its looks at held messages, at least this far apart */
 #define DM_TP_FAIL_CHECK     1024            /* progress calls between bootstrap failure checks */
 #define DM_TP_DESC_CHUNK     32              /* descriptors allocated at a time */
 #define DM_TP_ADDR_KEY       "ucx.addr"
@@ -513,11 +514,73 @@ int dm_tp_num_endpoints(dm_tp_t *tp)
 /* ------------------------------------------------------------------ */
 /* progress and waiting                                                 */
 
+/* Sends what the layer above holds back (see dm_tp_held). pre: serial lock. */
+static void dm_tp_release_locked(dm_tp_t *tp)
+{
+    if (tp->release_fn != NULL) {
+        tp->release_fn(tp->release_arg);
+    }
+}
+
+void dm_tp_set_release(dm_tp_t *tp, dm_tp_release_fn *fn, void *arg)
+{
+    dm_tp_lock(tp);
+    tp->release_fn = fn;
+    tp->release_arg = arg;
+    if (fn == NULL) {
+        atomic_store_explicit(&tp->held, 0, memory_order_relaxed);
+    }
+    dm_tp_unlock(tp);
+}
+
+void dm_tp_held(dm_tp_t *tp, unsigned n)
+{
+    unsigned was = atomic_load_explicit(&tp->held, memory_order_relaxed);
+    uint64_t one = 1;
+
+    atomic_store_explicit(&tp->held, n, memory_order_relaxed);
+    if (was != 0 || n == 0 || !tp->have_progress_thread) {
+        return;
+    }
+    /*
+     * Against the progress thread's store of asleep and load of held
+     * (dm_tp_progress_main): either it sees n, or this sees it asleep.
+     */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&tp->asleep, memory_order_relaxed) &&
+        write(tp->wake_fd, &one, sizeof(one)) < 0) {
+        /* it wakes within DM_TP_IDLE_POLL_MS anyway */
+    }
+}
+
+/*
+ * The progress thread's look at held messages: sends them when the count
+ * is the one it saw at its last look (*seen), else notes it. Returns
+ * nonzero while something is still held (look again within DM_TP_HOLD_NS).
+ */
+static int dm_tp_release_idle(dm_tp_t *tp, unsigned *seen)
+{
+    unsigned n = atomic_load_explicit(&tp->held, memory_order_relaxed);
+
+    if (n == 0 || n != *seen) {
+        *seen = n;
+        return n != 0;
+    }
+    dm_tp_lock(tp);
+    dm_tp_release_locked(tp);
+    dm_tp_unlock(tp);
+    *seen = 0;
+    return atomic_load_explicit(&tp->held, memory_order_relaxed) != 0;
+}
+
 int dm_tp_progress(dm_tp_t *tp)
 {
     int n;
 
     dm_tp_lock(tp);
+    if (DM_UNLIKELY(atomic_load_explicit(&tp->held, memory_order_relaxed) != 0)) {
+        dm_tp_release_locked(tp); /* a waiter never waits for what was never sent */
+    }
     n = (int)dm_tp_worker_progress_locked(tp);
     dm_tp_unlock(tp);
 
@@ -1251,7 +1314,9 @@ static void *dm_tp_progress_main(void *arg)
     dm_tp_t *tp = arg;
     struct pollfd fds[2];
     uint64_t backoff_ns = 20000, last, now;
+    unsigned seen = 0; /* held messages at the last look (dm_tp_release_idle) */
     ucs_status_t ust;
+    int hold;
 
     fds[0].fd = tp->worker_efd;
     fds[0].events = POLLIN;
@@ -1263,9 +1328,17 @@ static void *dm_tp_progress_main(void *arg)
         last = atomic_load_explicit(&tp->app_last_ns, memory_order_relaxed);
         if (atomic_load_explicit(&tp->app_waiters, memory_order_relaxed) > 0 ||
             now - last < DM_TP_HANDOFF_NS) {
-            /* An application thread is progressing: stay out of its way. */
+            /*
+             * An application thread is progressing: stay out of its way.
+             * One that has just left a wait and issues may hold messages
+             * back: look at them (a waiter sends them itself).
+             */
             struct timespec ts = { 0, (long)backoff_ns };
 
+            if (atomic_load_explicit(&tp->app_waiters, memory_order_relaxed) == 0 &&
+                dm_tp_release_idle(tp, &seen)) {
+                ts.tv_nsec = (long)DM_MIN(backoff_ns, DM_TP_HOLD_NS);
+            }
             nanosleep(&ts, NULL);
             backoff_ns = DM_MIN(backoff_ns * 2, 1000000ull);
             continue;
@@ -1283,28 +1356,43 @@ static void *dm_tp_progress_main(void *arg)
             }
         }
         dm_tp_check_boot(tp);
+        /* asleep before the look at held messages: see dm_tp_held */
+        atomic_store_explicit(&tp->asleep, 1, memory_order_relaxed);
+        atomic_thread_fence(memory_order_seq_cst);
+        hold = dm_tp_release_idle(tp, &seen);
 #ifdef DM_TP_NO_ARM
         nanosleep(&(struct timespec){ 0, 50000 }, NULL);
+        atomic_store_explicit(&tp->asleep, 0, memory_order_relaxed);
         continue;
 #endif
         dm_tp_lock(tp);
         ust = ucp_worker_arm(tp->worker);
         dm_tp_unlock(tp);
         if (ust == UCS_ERR_BUSY) {
+            atomic_store_explicit(&tp->asleep, 0, memory_order_relaxed);
             continue;
         }
         if (ust != UCS_OK) {
             DM_WARN("ucp_worker_arm: %s; progress thread polls instead", ucs_status_string(ust));
             nanosleep(&(struct timespec){ 0, 100000 }, NULL);
+            atomic_store_explicit(&tp->asleep, 0, memory_order_relaxed);
             continue;
         }
-        if (poll(fds, 2, DM_TP_IDLE_POLL_MS) > 0 && (fds[1].revents & POLLIN)) {
-            uint64_t v;
+        {
+            struct timespec ts = { DM_TP_IDLE_POLL_MS / 1000, DM_TP_IDLE_POLL_MS % 1000 * 1000000L };
 
-            if (read(tp->wake_fd, &v, sizeof(v)) < 0) {
-                /* nothing to do: the stop flag is checked next */
+            if (hold) {
+                ts = (struct timespec){ 0, (long)DM_TP_HOLD_NS };
+            }
+            if (ppoll(fds, 2, &ts, NULL) > 0 && (fds[1].revents & POLLIN)) {
+                uint64_t v;
+
+                if (read(tp->wake_fd, &v, sizeof(v)) < 0) {
+                    /* nothing to do: the stop flag is checked next */
+                }
             }
         }
+        atomic_store_explicit(&tp->asleep, 0, memory_order_relaxed);
     }
     return NULL;
 }

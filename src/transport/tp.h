@@ -226,6 +226,29 @@ dm_status_t dm_tp_wait_until(dm_tp_t *tp, int (*cond)(void *arg), void *arg);
 void dm_tp_serial_enter(dm_tp_t *tp);
 void dm_tp_serial_leave(dm_tp_t *tp);
 
+/*
+ * Messages held back by the layer above so that several leave as one
+ * (rma.c's open batches of one-sided operations). That layer says how many
+ * it holds with dm_tp_held (under the serial lock: 0 once it sent them)
+ * and names the function that sends them with dm_tp_set_release (NULL
+ * clears it; both under the serial lock). The function runs under the
+ * serial lock, never inside a handler, and must leave the count at 0.
+ * Who calls it:
+ *   - every thread that progresses (dm_tp_progress, so every wait of this
+ *     layer and of the layers above), before it progresses: nobody waits
+ *     for an answer to a message that was never sent;
+ *   - the progress thread, once the count has stayed the same between two
+ *     of its looks (at least DM_TP_HOLD_NS apart): held messages leave
+ *     soon after the application stops adding to them, even when it
+ *     neither waits nor calls distmem again. dm_tp_held wakes the
+ *     progress thread from its long sleep when the count leaves 0.
+ * Without the progress thread they leave when the application next waits
+ * (the classic progress rule, as for everything else then).
+ */
+typedef void dm_tp_release_fn(void *arg);
+void dm_tp_set_release(dm_tp_t *tp, dm_tp_release_fn *fn, void *arg);
+void dm_tp_held(dm_tp_t *tp, unsigned n);
+
 /* Number of peers marked failed so far, departed peers not counted (0 in a healthy job). */
 int dm_tp_nfailed(dm_tp_t *tp);
 

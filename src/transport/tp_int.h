@@ -104,6 +104,16 @@ struct dm_tp {
     atomic_int      closing;           /* dm_tp_destroy has begun */
     int             wake_fd;           /* eventfd to wake the progress thread */
     int             worker_efd;
+    atomic_int      asleep;            /* the progress thread is (about to be) in its long poll */
+
+    /*
+     * Messages the layer above holds back (dm_tp_held): how many, and who
+     * sends them. release_fn and release_arg change and are called only
+     * under the serial lock, so clearing them there ends every call.
+     */
+    atomic_uint        held;
+    dm_tp_release_fn  *release_fn;
+    void              *release_arg;
 
     dm_coll_t       coll;
 };

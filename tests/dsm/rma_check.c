@@ -57,6 +57,18 @@
  *                      plain loads (which leave read-only copies for the
  *                      next put to invalidate). run_dsm.sh checks that pages
  *                      went in runs (default transport) or not (tcp).
+ *   rma_check held     operations this process holds back to send several
+ *                      in one message (rma.c, "Held operations"): a sender
+ *                      issues a put, a non-blocking put or a non-fetching
+ *                      add to a flag whose page the receiver holds
+ *                      read-only (so it takes the message path), then spins
+ *                      on plain loads of an ack word it holds read-only: no
+ *                      distmem call, no fault, so only its progress thread
+ *                      can send the operation; the receiver waits for the
+ *                      flag and stores the ack. Then 64 non-blocking puts
+ *                      of 8 bytes each, a quiet, and every rank checks them
+ *                      (run_dsm.sh checks that some message carried several
+ *                      operations).
  *   rma_check kill     the last rank SIGKILLs itself while the others keep
  *                      issuing operations homed at it: they must see
  *                      DM_ERR_PEER_FAILED ("rank R saw failure") or die by
@@ -709,6 +721,93 @@ static void mode_runs(void)
     free(got);
 }
 
+#define HELD_ITERS  30
+#define HELD_WINDOW 64
+
+static void mode_held(void)
+{
+    /* flags: page k of the region; acks: word i of their own page */
+    int64_t *region = dm_alloc((size_t)g_n * 2 * g_page), *acks = dm_alloc(g_page);
+    int64_t *flag_page[64], v;
+    size_t words = g_page / 8;
+    int i, s, k;
+
+    CHECK(region != NULL && acks != NULL, "dm_alloc: %s", dm_last_error());
+    CHECK(g_n <= 64, "at most 64 ranks");
+    for (s = 0; s < g_n; s++) {
+        /* a page not homed at sender s: its operations are messages */
+        for (k = 0; k < 2 * g_n && dm_home(&region[(size_t)k * words]) == s; k++) {
+        }
+        CHECK(k < 2 * g_n, "no page of the region is homed away from rank %d", s);
+        flag_page[s] = &region[(size_t)k * words];
+    }
+    CHECK_OK(dm_barrier());
+    for (i = 0; i < HELD_ITERS; i++) {
+        int sender = i % g_n, receiver = (i + 1) % g_n;
+        int64_t *flag = &flag_page[sender][i], *ack = &acks[i];
+        static const char *const kinds[] = { "dm_put", "dm_put_nb", "dm_atomic_fetch_add" };
+        int kind = i % 3;
+
+        if (g_rank == receiver) {
+            v = *(volatile int64_t *)flag; /* a read-only copy: the operation cannot go direct */
+        }
+        if (g_rank == sender) {
+            v = *(volatile int64_t *)ack; /* read-only here: the spin below does not fault */
+        }
+        CHECK_OK(dm_barrier());
+        if (g_rank == sender) {
+            dm_request_t *req = NULL;
+            int64_t one = 1;
+            struct timespec t0, t;
+
+            if (kind == 0) {
+                CHECK_OK(dm_put(flag, &one, sizeof(one)));
+            } else if (kind == 1) {
+                CHECK_OK(dm_put_nb(flag, &one, sizeof(one), &req));
+            } else {
+                CHECK_OK(dm_atomic_fetch_add(flag, 1, NULL));
+            }
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            for (unsigned spins = 1; *(volatile int64_t *)ack == 0; spins++) {
+                if ((spins & 0xfffff) == 0) {
+                    clock_gettime(CLOCK_MONOTONIC, &t);
+                    CHECK(t.tv_sec - t0.tv_sec < 30, "iteration %d: no ack 30 s after a %s: the "
+                          "operation was held and never sent", i, kinds[kind]);
+                }
+            }
+            if (req != NULL) {
+                CHECK_OK(dm_wait(req));
+            }
+        } else if (g_rank == receiver) {
+            CHECK_OK(dm_wait_until(flag, DM_CMP_EQ, 1));
+            *(volatile int64_t *)ack = 1;
+        }
+        CHECK_OK(dm_barrier());
+    }
+    /* a window of small puts, one page away from the sender: batched across calls */
+    if (g_rank == 0) {
+        dm_request_t *reqs[HELD_WINDOW];
+        int64_t *to = flag_page[0] + 256;
+
+        for (i = 0; i < HELD_WINDOW; i++) {
+            v = 5000 + i;
+            CHECK_OK(dm_put_nb(&to[i], &v, sizeof(v), &reqs[i]));
+        }
+        CHECK_OK(dm_quiet());
+        for (i = 0; i < HELD_WINDOW; i++) {
+            CHECK_OK(dm_wait(reqs[i]));
+        }
+    }
+    CHECK_OK(dm_barrier());
+    for (i = 0; i < HELD_WINDOW; i++) {
+        v = ((volatile int64_t *)flag_page[0])[256 + i];
+        CHECK(v == 5000 + i, "put %d of the window: read %" PRId64 ", want %d", i, v, 5000 + i);
+    }
+    CHECK_OK(dm_barrier());
+    dm_free(acks);
+    dm_free(region);
+}
+
 static void mode_kill(void)
 {
     int last = g_n - 1, i;
@@ -783,10 +882,13 @@ int main(int argc, char **argv)
         mode_direct_threads();
     } else if (strcmp(mode, "runs") == 0) {
         mode_runs();
+    } else if (strcmp(mode, "held") == 0) {
+        mode_held();
     } else if (strcmp(mode, "kill") == 0) {
         mode_kill();
     } else {
-        fprintf(stderr, "usage: rma_check ops|atomics|order|errors|direct|direct-threads|runs|kill\n");
+        fprintf(stderr, "usage: rma_check "
+                "ops|atomics|order|errors|direct|direct-threads|runs|held|kill\n");
         dm_finalize();
         return 2;
     }

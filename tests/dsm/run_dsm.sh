@@ -44,7 +44,8 @@ fi
 # bigdata: the ranks' statistics (info level) must show evictions
 [ "$MODE" != bigdata ] || { DISTMEM_LOG_LEVEL=info; export DISTMEM_LOG_LEVEL; }
 # direct: the one-sided counts (info level)
-[ "$MODE" != direct ] && [ "$MODE" != runs ] || { DISTMEM_LOG_LEVEL=info; export DISTMEM_LOG_LEVEL; }
+[ "$MODE" != direct ] && [ "$MODE" != runs ] && [ "$MODE" != held ] ||
+    { DISTMEM_LOG_LEVEL=info; export DISTMEM_LOG_LEVEL; }
 # emulate: one fault per page (no read-ahead); the fault path's counts (info level)
 [ "$MODE" != emulate ] || {
     DISTMEM_LOG_LEVEL=info; DISTMEM_PREFETCH=0; export DISTMEM_LOG_LEVEL DISTMEM_PREFETCH
@@ -209,6 +210,14 @@ kill)
             [ "$runs" -eq 0 ] || fail "$what: $runs ranks put pages in runs over $TLS (want none)"
         fi
         what="$what; $runs of $N ranks put pages in runs"
+    fi
+    if [ "$MODE" = held ]; then
+        # the window of small non-blocking puts left as fewer messages than
+        # calls: some message carried several operations (both transports)
+        batched=$(grep -c "info: shared memory: .* sent ([1-9][0-9]* batched messages)" \
+                  "$TMPD/run.err")
+        [ "$batched" -ge 1 ] || fail "$what: no message carried several one-sided operations"
+        what="$what; $batched of $N ranks sent batches"
     fi
     if [ "$MODE" = emulate ]; then
         # ranks 0 and 1 took turns as accessor: each says how many of its
