@@ -553,23 +553,40 @@ void dm_tp_held(dm_tp_t *tp, unsigned n)
     }
 }
 
+/* What the progress thread last saw of the held messages. */
+typedef struct dm_tp_seen {
+    unsigned n;     /* their count; 0 none */
+    uint64_t since; /* when it first saw that count */
+} dm_tp_seen_t;
+
 /*
- * The progress thread's look at held messages: sends them when the count
- * is the one it saw at its last look (*seen), else notes it. Returns
- * nonzero while something is still held (look again within DM_TP_HOLD_NS).
+ * The progress thread's look at held messages: sends them once their
+ * count has stayed the same for DM_TP_HOLD_NS since it first saw it (*s),
+ * else notes it. Returns nonzero while something is still held (look
+ * again within DM_TP_HOLD_NS).
  */
-static int dm_tp_release_idle(dm_tp_t *tp, unsigned *seen)
+static int dm_tp_release_idle(dm_tp_t *tp, dm_tp_seen_t *s)
 {
     unsigned n = atomic_load_explicit(&tp->held, memory_order_relaxed);
+    uint64_t now;
 
-    if (n == 0 || n != *seen) {
-        *seen = n;
-        return n != 0;
+    if (n == 0) {
+        s->n = 0;
+        return 0;
+    }
+    now = dm_time_ns();
+    if (n != s->n) {
+        s->n = n;
+        s->since = now;
+        return 1;
+    }
+    if (now - s->since < DM_TP_HOLD_NS) {
+        return 1;
     }
     dm_tp_lock(tp);
     dm_tp_release_locked(tp);
     dm_tp_unlock(tp);
-    *seen = 0;
+    s->n = 0;
     return atomic_load_explicit(&tp->held, memory_order_relaxed) != 0;
 }
 
@@ -1314,7 +1331,7 @@ static void *dm_tp_progress_main(void *arg)
     dm_tp_t *tp = arg;
     struct pollfd fds[2];
     uint64_t backoff_ns = 20000, last, now;
-    unsigned seen = 0; /* held messages at the last look (dm_tp_release_idle) */
+    dm_tp_seen_t seen = { 0, 0 }; /* held messages at the last look (dm_tp_release_idle) */
     ucs_status_t ust;
     int hold;
 
