@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,7 +36,9 @@
 
 #define DM_TP_HANDOFF_NS     (200 * 1000ull) /* app idle this long before the thread steps in */
 #define DM_TP_IDLE_POLL_MS   50              /* progress thread wakes at least this often */
-#define DM_TP_HOLD_NS        (50 * 1000ull)  /* its looks at held messages, at least this far apart */
+#define DM_TP_HOLD_NS        (50 * 1000ull)  /* held messages leave after this long unchanged */
+#define DM_TP_BACKOFF_MAX_NS (250 * 1000ull) /* its longest sleep while the application progresses */
+#define DM_TP_TIMER_SLACK_NS 5000            /* its sleeps overshoot by at most this (50 us by default) */
 #define DM_TP_FAIL_CHECK     1024            /* progress calls between bootstrap failure checks */
 #define DM_TP_DESC_CHUNK     32              /* descriptors allocated at a time */
 #define DM_TP_ADDR_KEY       "ucx.addr"
@@ -538,8 +541,13 @@ void dm_tp_held(dm_tp_t *tp, unsigned n)
     unsigned was = atomic_load_explicit(&tp->held, memory_order_relaxed);
     uint64_t one = 1;
 
-    atomic_store_explicit(&tp->held, n, memory_order_relaxed);
-    if (was != 0 || n == 0 || !tp->have_progress_thread) {
+    if (was != 0 || n == 0) {
+        atomic_store_explicit(&tp->held, n, memory_order_relaxed);
+        return;
+    }
+    atomic_store_explicit(&tp->held_since, dm_time_ns(), memory_order_relaxed);
+    atomic_store_explicit(&tp->held, n, memory_order_release);
+    if (!tp->have_progress_thread) {
         return;
     }
     /*
@@ -553,41 +561,28 @@ void dm_tp_held(dm_tp_t *tp, unsigned n)
     }
 }
 
-/* What the progress thread last saw of the held messages. */
-typedef struct dm_tp_seen {
-    unsigned n;     /* their count; 0 none */
-    uint64_t since; /* when it first saw that count */
-} dm_tp_seen_t;
-
 /*
- * The progress thread's look at held messages: sends them once their
- * count has stayed the same for DM_TP_HOLD_NS since it first saw it (*s),
- * else notes it. Returns nonzero while something is still held (look
- * again within DM_TP_HOLD_NS).
+ * The progress thread's look at held messages: sends them once they have
+ * been held for DM_TP_HOLD_NS (a batch fills in far less while the
+ * application issues, so this only catches one it stopped adding to).
+ * Returns how long until the next look is due, 0 when nothing is held.
  */
-static int dm_tp_release_idle(dm_tp_t *tp, dm_tp_seen_t *s)
+static uint64_t dm_tp_release_idle(dm_tp_t *tp)
 {
-    unsigned n = atomic_load_explicit(&tp->held, memory_order_relaxed);
-    uint64_t now;
+    uint64_t since, now;
 
-    if (n == 0) {
-        s->n = 0;
+    if (atomic_load_explicit(&tp->held, memory_order_acquire) == 0) {
         return 0;
     }
+    since = atomic_load_explicit(&tp->held_since, memory_order_relaxed);
     now = dm_time_ns();
-    if (n != s->n) {
-        s->n = n;
-        s->since = now;
-        return 1;
-    }
-    if (now - s->since < DM_TP_HOLD_NS) {
-        return 1;
+    if (now - since < DM_TP_HOLD_NS) {
+        return DM_TP_HOLD_NS - (now - since);
     }
     dm_tp_lock(tp);
     dm_tp_release_locked(tp);
     dm_tp_unlock(tp);
-    s->n = 0;
-    return atomic_load_explicit(&tp->held, memory_order_relaxed) != 0;
+    return atomic_load_explicit(&tp->held, memory_order_relaxed) != 0 ? DM_TP_HOLD_NS : 0;
 }
 
 int dm_tp_progress(dm_tp_t *tp)
@@ -1326,19 +1321,46 @@ dm_status_t dm_tp_flush(dm_tp_t *tp, int peer)
 /* ------------------------------------------------------------------ */
 /* progress thread                                                      */
 
+/*
+ * The progress thread is about to sleep: from here dm_tp_held wakes it.
+ * Its look at held messages comes after this, so either that look sees
+ * the count or dm_tp_held sees the flag (the fences on both sides).
+ */
+static void dm_tp_asleep(dm_tp_t *tp)
+{
+    atomic_store_explicit(&tp->asleep, 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_seq_cst);
+}
+
+/* Sleeps on fds (the wake fd last) for at most ns, then is awake again. */
+static void dm_tp_nap(dm_tp_t *tp, struct pollfd *fds, nfds_t n, uint64_t ns)
+{
+    struct timespec ts = { (time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull) };
+
+    if (ppoll(fds, n, &ts, NULL) > 0 && (fds[n - 1].revents & POLLIN)) {
+        uint64_t v;
+
+        if (read(tp->wake_fd, &v, sizeof(v)) < 0) {
+            /* nothing to do: the caller looks again */
+        }
+    }
+    atomic_store_explicit(&tp->asleep, 0, memory_order_relaxed);
+}
+
 static void *dm_tp_progress_main(void *arg)
 {
     dm_tp_t *tp = arg;
     struct pollfd fds[2];
     uint64_t backoff_ns = 20000, last, now;
-    dm_tp_seen_t seen = { 0, 0 }; /* held messages at the last look (dm_tp_release_idle) */
     ucs_status_t ust;
-    int hold;
+    uint64_t hold; /* ns until held messages are due; 0 none */
 
     fds[0].fd = tp->worker_efd;
     fds[0].events = POLLIN;
     fds[1].fd = tp->wake_fd;
     fds[1].events = POLLIN;
+    /* a failure leaves the default slack: sleeps run a little long */
+    (void)prctl(PR_SET_TIMERSLACK, DM_TP_TIMER_SLACK_NS, 0, 0, 0);
 
     while (!atomic_load(&tp->stop)) {
         now = dm_time_ns();
@@ -1353,11 +1375,12 @@ static void *dm_tp_progress_main(void *arg)
             struct timespec ts = { 0, (long)backoff_ns };
 
             if (atomic_load_explicit(&tp->app_waiters, memory_order_relaxed) == 0 &&
-                dm_tp_release_idle(tp, &seen)) {
-                ts.tv_nsec = (long)DM_MIN(backoff_ns, DM_TP_HOLD_NS);
+                (hold = dm_tp_release_idle(tp)) != 0) {
+                ts.tv_nsec = (long)DM_MIN(backoff_ns, hold);
             }
+            /* not woken by dm_tp_held (a wake per window of operations costs more than it saves) */
             nanosleep(&ts, NULL);
-            backoff_ns = DM_MIN(backoff_ns * 2, 1000000ull);
+            backoff_ns = DM_MIN(backoff_ns * 2, DM_TP_BACKOFF_MAX_NS);
             continue;
         }
         backoff_ns = 20000;
@@ -1373,13 +1396,10 @@ static void *dm_tp_progress_main(void *arg)
             }
         }
         dm_tp_check_boot(tp);
-        /* asleep before the look at held messages: see dm_tp_held */
-        atomic_store_explicit(&tp->asleep, 1, memory_order_relaxed);
-        atomic_thread_fence(memory_order_seq_cst);
-        hold = dm_tp_release_idle(tp, &seen);
+        dm_tp_asleep(tp);
+        hold = dm_tp_release_idle(tp);
 #ifdef DM_TP_NO_ARM
-        nanosleep(&(struct timespec){ 0, 50000 }, NULL);
-        atomic_store_explicit(&tp->asleep, 0, memory_order_relaxed);
+        dm_tp_nap(tp, &fds[1], 1, 50000);
         continue;
 #endif
         dm_tp_lock(tp);
@@ -1391,25 +1411,10 @@ static void *dm_tp_progress_main(void *arg)
         }
         if (ust != UCS_OK) {
             DM_WARN("ucp_worker_arm: %s; progress thread polls instead", ucs_status_string(ust));
-            nanosleep(&(struct timespec){ 0, 100000 }, NULL);
-            atomic_store_explicit(&tp->asleep, 0, memory_order_relaxed);
+            dm_tp_nap(tp, &fds[1], 1, 100000);
             continue;
         }
-        {
-            struct timespec ts = { DM_TP_IDLE_POLL_MS / 1000, DM_TP_IDLE_POLL_MS % 1000 * 1000000L };
-
-            if (hold) {
-                ts = (struct timespec){ 0, (long)DM_TP_HOLD_NS };
-            }
-            if (ppoll(fds, 2, &ts, NULL) > 0 && (fds[1].revents & POLLIN)) {
-                uint64_t v;
-
-                if (read(tp->wake_fd, &v, sizeof(v)) < 0) {
-                    /* nothing to do: the stop flag is checked next */
-                }
-            }
-        }
-        atomic_store_explicit(&tp->asleep, 0, memory_order_relaxed);
+        dm_tp_nap(tp, fds, 2, hold != 0 ? hold : DM_TP_IDLE_POLL_MS * 1000000ull);
     }
     return NULL;
 }

@@ -237,8 +237,9 @@ void dm_tp_serial_leave(dm_tp_t *tp);
  *   - every thread that progresses (dm_tp_progress, so every wait of this
  *     layer and of the layers above), before it progresses: nobody waits
  *     for an answer to a message that was never sent;
- *   - the progress thread, once the count has stayed the same for
- *     DM_TP_HOLD_NS (50 us) by its looks: held messages leave
+ *   - the progress thread, once something has been held for
+ *     DM_TP_HOLD_NS (50 us; a batch fills in far less while the
+ *     application keeps adding to it): held messages leave
  *     soon after the application stops adding to them, even when it
  *     neither waits nor calls distmem again. dm_tp_held wakes the
  *     progress thread from its long sleep when the count leaves 0.

@@ -112,6 +112,7 @@ struct dm_tp {
      * under the serial lock, so clearing them there ends every call.
      */
     atomic_uint        held;
+    _Atomic uint64_t   held_since;  /* when held last left 0 */
     dm_tp_release_fn  *release_fn;
     void              *release_arg;
 
