@@ -66,8 +66,9 @@
  *     DM_TP_HOLD_NS (50 us; it is woken for this from its long sleep, and
  *     looks at least every 1 ms otherwise): an application that issues
  *     and then computes still has its operations delivered, in 0.1-0.4 ms
- *     as measured (bench/run held), 1 ms at worst. A batch fills long before that while the application adds
- *     to it, so this costs no batching.
+ *     as measured (bench/run held), 1 ms at worst. A batch fills long
+ *     before that while the application adds to it, so this costs no
+ *     batching.
  * A send that fails answers the operations it carried with the failure
  * (dm_rma_out_flush), whoever sends it.
  *

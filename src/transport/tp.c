@@ -35,7 +35,7 @@
 
 #define DM_TP_HANDOFF_NS     (200 * 1000ull) /* app idle this long before the thread steps in */
 #define DM_TP_IDLE_POLL_MS   50              /* progress thread wakes at least this often */
-#define DM_TP_HOLD_NS        (50 * 1000ull)  /* held messages leave after this long unchanged */
+#define DM_TP_HOLD_NS        (50 * 1000ull)  /* held messages leave after this long held */
 /*
  * Its longest sleep while the application progresses. 250 us cost 3 us of
  * every 18 us TCP round trip (4,000 wake-ups a second beside two busy ranks
