@@ -59,14 +59,14 @@ static void report(const char *how, double *t, int n)
 int main(int argc, char **argv)
 {
     static double lat[2][ITERS_MAX / 2 + 1];
-    int iters = argc > 2 && strcmp(argv[1], "--iters") == 0 ? atoi(argv[2]) : 200;
+    int iters = argc == 3 && strcmp(argv[1], "--iters") == 0 ? atoi(argv[2]) : 200;
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     int64_t *region, *flags = NULL;
     volatile int64_t *ack;
     char name[64];
     int me, fd = -1, i, k, n[2] = { 0, 0 };
 
-    if (iters < 2 || iters > ITERS_MAX || argc != (argc > 1 ? 3 : 1)) {
+    if (iters < 2 || iters > ITERS_MAX || (argc != 1 && argc != 3)) {
         fprintf(stderr, "usage: bench_held [--iters N]   (2 processes; N in 2..%d)\n", ITERS_MAX);
         return 2;
     }
@@ -90,6 +90,7 @@ int main(int argc, char **argv)
     }
     if (flags == NULL) {
         fprintf(stderr, "bench_held: no page of the region is homed at rank 1\n");
+        dm_finalize();
         return 1;
     }
     /* both ranks are children of one launcher: its pid names the segment */

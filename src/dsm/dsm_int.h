@@ -179,7 +179,7 @@ struct dm_dsm {
      * message, and the answers to one such message in one answer. The
      * outgoing batches stay open across calls until something needs their
      * operations sent (the essay's "Held operations"); rma_unsent counts
-     * what they hold, and the transport knows it too (dm_tp_held). The
+     * what they hold, and the transport knows whether it is 0 (dm_tp_held). The
      * answers are empty whenever the serial lock is free.
      */
     struct dm_rma_batch *rma_out; /* DM_RMA_OUT open batches, one home each */

@@ -485,7 +485,9 @@ static dm_status_t dm_rma_out_flush(dm_dsm_t *d, dm_rma_batch_t *b)
     memcpy(sent, b->hdrs, n * sizeof(sent[0]));
     st = dm_rma_batch_post(d, b);
     d->rma_unsent -= n;
-    dm_tp_held(d->tp, d->rma_unsent);
+    if (n != 0 && d->rma_unsent == 0) {
+        dm_tp_held(d->tp, 0);
+    }
     if (st == DM_OK) {
         return DM_OK;
     }
@@ -553,7 +555,9 @@ static dm_status_t dm_rma_out_add(dm_dsm_t *d, int home, const dm_rma_hdr_t *h,
     }
     b->peer = home;
     dm_rma_batch_add(b, h, data, len);
-    dm_tp_held(d->tp, ++d->rma_unsent);
+    if (d->rma_unsent++ == 0) {
+        dm_tp_held(d->tp, 1); /* the transport sends them when nobody else does */
+    }
     return st;
 }
 

@@ -539,23 +539,22 @@ void dm_tp_set_release(dm_tp_t *tp, dm_tp_release_fn *fn, void *arg)
     dm_tp_unlock(tp);
 }
 
-void dm_tp_held(dm_tp_t *tp, unsigned n)
+void dm_tp_held(dm_tp_t *tp, int held)
 {
-    unsigned was = atomic_load_explicit(&tp->held, memory_order_relaxed);
     uint64_t one = 1;
 
-    if (was != 0 || n == 0) {
-        atomic_store_explicit(&tp->held, n, memory_order_relaxed);
+    if (!held || atomic_load_explicit(&tp->held, memory_order_relaxed)) {
+        atomic_store_explicit(&tp->held, held, memory_order_relaxed);
         return;
     }
     atomic_store_explicit(&tp->held_since, dm_time_ns(), memory_order_relaxed);
-    atomic_store_explicit(&tp->held, n, memory_order_release);
+    atomic_store_explicit(&tp->held, 1, memory_order_release);
     if (!tp->have_progress_thread) {
         return;
     }
     /*
      * Against the progress thread's store of asleep and load of held
-     * (dm_tp_progress_main): either it sees n, or this sees it asleep.
+     * (dm_tp_progress_main): either it sees held, or this sees it asleep.
      */
     atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load_explicit(&tp->asleep, memory_order_relaxed) &&
@@ -1327,7 +1326,7 @@ dm_status_t dm_tp_flush(dm_tp_t *tp, int peer)
 /*
  * The progress thread is about to sleep: from here dm_tp_held wakes it.
  * Its look at held messages comes after this, so either that look sees
- * the count or dm_tp_held sees the flag (the fences on both sides).
+ * them or dm_tp_held sees the flag (the fences on both sides).
  */
 static void dm_tp_asleep(dm_tp_t *tp)
 {

@@ -228,11 +228,11 @@ void dm_tp_serial_leave(dm_tp_t *tp);
 
 /*
  * Messages held back by the layer above so that several leave as one
- * (rma.c's open batches of one-sided operations). That layer says how many
- * it holds with dm_tp_held (under the serial lock: 0 once it sent them)
+ * (rma.c's open batches of one-sided operations). That layer says when it
+ * starts and stops holding any with dm_tp_held (under the serial lock)
  * and names the function that sends them with dm_tp_set_release (NULL
  * clears it; both under the serial lock). The function runs under the
- * serial lock, never inside a handler, and must leave the count at 0.
+ * serial lock, never inside a handler, and must send everything held.
  * Who calls it:
  *   - every thread that progresses (dm_tp_progress, so every wait of this
  *     layer and of the layers above), before it progresses: nobody waits
@@ -241,14 +241,14 @@ void dm_tp_serial_leave(dm_tp_t *tp);
  *     DM_TP_HOLD_NS (50 us; a batch fills in far less while the
  *     application keeps adding to it): held messages leave
  *     soon after the application stops adding to them, even when it
- *     neither waits nor calls distmem again. dm_tp_held wakes the
- *     progress thread from its long sleep when the count leaves 0.
+ *     neither waits nor calls distmem again. dm_tp_held(tp, 1) wakes
+ *     the progress thread from its long sleep.
  * Without the progress thread they leave when the application next waits
  * (the classic progress rule, as for everything else then).
  */
 typedef void dm_tp_release_fn(void *arg);
 void dm_tp_set_release(dm_tp_t *tp, dm_tp_release_fn *fn, void *arg);
-void dm_tp_held(dm_tp_t *tp, unsigned n);
+void dm_tp_held(dm_tp_t *tp, int held);
 
 /* Number of peers marked failed so far, departed peers not counted (0 in a healthy job). */
 int dm_tp_nfailed(dm_tp_t *tp);

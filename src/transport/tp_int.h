@@ -111,8 +111,8 @@ struct dm_tp {
      * sends them. release_fn and release_arg change and are called only
      * under the serial lock, so clearing them there ends every call.
      */
-    atomic_uint        held;
-    _Atomic uint64_t   held_since;  /* when held last left 0 */
+    atomic_int         held;        /* the layer above holds messages */
+    _Atomic uint64_t   held_since;  /* since when */
     dm_tp_release_fn  *release_fn;
     void              *release_arg;
 
